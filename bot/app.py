@@ -1,0 +1,35 @@
+"""The one function that builds the Telegram Application from settings and services."""
+
+from __future__ import annotations
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.auth import chat_guard
+from bot.context import Services
+from bot.errors import on_error
+from bot.handlers import basic, buttons, queue, tasks
+
+ALL_FEATURES = (basic, queue, tasks, buttons)
+
+
+def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True) -> Application:
+    """The bare Application: token, Bot API base URL, PTB's limiter with 429 retries."""
+    builder = ApplicationBuilder().token(token).base_url(_base(api_url))
+    builder = builder.base_file_url(_base(api_url).replace("/bot", "/file/bot"))
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    return builder.build()
+
+
+def install_handlers(app: Application, services: Services) -> None:
+    """Wires every feature's handlers, the chat guard first and the error handler last."""
+    app.add_handler(chat_guard(services.settings), group=-1)
+    for feature in ALL_FEATURES:
+        app.add_handlers(feature.handlers(services))
+    app.add_error_handler(on_error)
+
+
+def _base(api_url: str) -> str:
+    url = api_url.rstrip("/")
+    return url if url.endswith("/bot") else url + "/bot"
+

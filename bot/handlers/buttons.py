@@ -1,0 +1,71 @@
+"""Task card buttons: Approve, Unblock, Cancel.
+
+The answer to the press is the first Telegram call on every path; before it only the
+button data is checked and, for a valid press, one local compare-and-set is made, so
+the answer can say what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
+
+from bot.auth import NOT_APPROVER, is_approver
+from bot.callbacks import Action, BadButtonData, ButtonData, Namespace
+from bot.context import Services, actor_of
+from core.errors import DomainError, IllegalTransition, StaleVersion
+from core.tasks import Actor, Task
+
+log = logging.getLogger(__name__)
+
+STALE = "This card is out of date — here is the current one."
+BAD = "That button is not valid any more."
+
+
+def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+    async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Applies the pressed action if the card is current and the user may."""
+        query = update.callback_query
+        assert query is not None
+        try:
+            data = services.codec.decode(query.data)
+        except BadButtonData as exc:
+            log.warning("refused button data from user %s: %s", query.from_user.id, exc)
+            await query.answer(BAD)
+            return
+        if data.namespace is not Namespace.TASK:
+            return  # another feature's button; its own handler answers it
+        if not is_approver(services.settings, query.from_user.id):
+            await query.answer(NOT_APPROVER, show_alert=True)
+            return
+        await query.answer(await _apply(services, query, data))
+
+    return [CallbackQueryHandler(press, pattern=r"^t:")]
+
+
+async def _apply(services: Services, query: CallbackQuery, data: ButtonData) -> str:
+    actor = actor_of(query.from_user)
+    try:
+        task = await _dispatch(services, data, actor)
+    except StaleVersion:
+        services.notifier.refresh(data.object_id)
+        return STALE
+    except DomainError as exc:
+        services.notifier.refresh(data.object_id)
+        return str(exc)[:200]
+    return f"{task.key}: {task.stage}."
+
+
+async def _dispatch(services: Services, data: ButtonData, actor: Actor) -> Task:
+    pipeline, task_id, version = services.pipeline, data.object_id, data.version
+    match data.action:
+        case Action.APPROVE:
+            return await pipeline.approve(task_id, actor, expected_version=version)
+        case Action.UNBLOCK:
+            return await pipeline.unblock(task_id, actor, expected_version=version)
+        case Action.CANCEL:
+            return await pipeline.cancel(task_id, actor, "cancelled from the chat",
+                                         expected_version=version)
+    raise IllegalTransition("That action is not available on task cards.")

@@ -1,0 +1,70 @@
+"""/task KEY and /new REPO TITLE."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes
+
+from bot import render
+from bot.auth import NOT_APPROVER, is_approver
+from bot.context import Services, actor_of, user_id
+from bot.keyboards import task_keyboard
+from bot.replies import reply
+from core.errors import DomainError
+
+KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}-\d{1,9}$")
+REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+TASK_USAGE = "Usage: /task KEY, for example /task ORCH-12"
+NEW_USAGE = "Usage: /new REPO TITLE, for example /new api Add retry to the webhook sender"
+TITLE_MAX = 200
+
+
+def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+    async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Shows a task's card with the buttons that fit its stage."""
+        args = context.args or []
+        if len(args) != 1 or not KEY.match(args[0]):
+            await reply(services, update, render.esc(TASK_USAGE))
+            return
+        try:
+            found = await services.pipeline.find(args[0])
+        except DomainError as exc:
+            await reply(services, update, render.esc(str(exc)))
+            return
+        text = render.card(found, services.pipeline.pipeline, services.clock.now())
+        markup = task_keyboard(found, services.pipeline.pipeline, services.codec)
+        await reply(services, update, text, markup)
+
+    async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Puts a task into the pipeline by hand (approvers only)."""
+        if not is_approver(services.settings, user_id(update)):
+            await reply(services, update, render.esc(NOT_APPROVER))
+            return
+        parsed = _parse_new(context.args or [])
+        if isinstance(parsed, str):
+            await reply(services, update, render.esc(parsed))
+            return
+        repo, title = parsed
+        try:
+            created = await services.pipeline.create(repo, title, actor_of(update.effective_user))
+        except DomainError as exc:
+            await reply(services, update, render.esc(str(exc)))
+            return
+        await reply(services, update, f"Created <b>{render.esc(created.key)}</b> in "
+                                      f"{render.esc(repo)}; its card follows.")
+
+    return [CommandHandler("task", task), CommandHandler("new", new)]
+
+
+def _parse_new(args: list[str]) -> tuple[str, str] | str:
+    """(repo, title), or the text explaining what is wrong."""
+    if len(args) < 2:
+        return NEW_USAGE
+    repo, title = args[0], " ".join(args[1:]).strip()
+    if not REPO.match(repo):
+        return f"That repository name is not valid. {NEW_USAGE}"
+    if len(title) > TITLE_MAX:
+        return f"The title is {len(title)} characters; keep it to {TITLE_MAX}."
+    return repo, title

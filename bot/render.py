@@ -1,0 +1,166 @@
+"""Text the team reads: task cards, /queue, pushes. Pure functions, HTML-safe.
+
+Every piece of outside text goes through `esc`; length limits are met by leaving
+whole entries out and saying so, never by cutting markup in half.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from core.pipeline import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline
+from core.queue_view import QueueBlock, QueueEntry, QueueView
+from core.tasks import ChangeKind, Task, TaskEvent
+
+MESSAGE_LIMIT = 4096
+TITLE_LIMIT = 200
+REASON_LIMIT = 400
+
+STAGE_ICONS = {QUEUED: "⚪", BLOCKED: "⛔", DONE: "✅", CANCELLED: "✖️"}
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters of plain text, marked with … when shortened."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def since(moment: datetime, now: datetime) -> str:
+    """A stable time label (cards are compared by content, so no live ages on them)."""
+    if now - moment < timedelta(hours=20):
+        return moment.strftime("%H:%M UTC")
+    return moment.strftime("%b %d %H:%M UTC")
+
+
+def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None) -> str:
+    """The task card: one message per task, edited in place."""
+    icon = STAGE_ICONS.get(task.stage, "🟡")
+    lines = [
+        f"{icon} <b>{esc(task.key)}</b> · {esc(clip(task.title, TITLE_LIMIT))}",
+        f"{esc(task.repo)} · {esc(task.stage)} since {since(task.stage_entered_at, now)}",
+        _progress(task, pipeline),
+    ]
+    if task.stage == BLOCKED and task.reason:
+        lines.append(f"<i>blocked: {esc(clip(task.reason, REASON_LIMIT))}</i>")
+    elif task.stage == CANCELLED and task.reason:
+        lines.append(f"<i>cancelled: {esc(clip(task.reason, REASON_LIMIT))}</i>")
+    elif task.reason:
+        lines.append(f"<i>{esc(clip(task.reason, REASON_LIMIT))}</i>")
+    if waits:
+        lines.append(f"⏳ {esc(clip(waits, REASON_LIMIT))}")
+    return "\n".join(lines)
+
+
+def _progress(task: Task, pipeline: Pipeline) -> str:
+    work = [s for s in pipeline.order if s not in (QUEUED, DONE)]
+    where = task.blocked_from if task.stage == BLOCKED else task.stage
+    if where in (QUEUED, CANCELLED) or where is None:
+        reached = -1
+    elif where == DONE:
+        reached = len(work)
+    else:
+        reached = work.index(where) if where in work else -1
+    parts = []
+    for index, stage in enumerate(work):
+        if index < reached:
+            parts.append(f"{esc(stage)} ✓")
+        elif index == reached:
+            parts.append(f"<b>{esc(stage)} ●</b>")
+        else:
+            parts.append(esc(stage))
+    return " → ".join(parts)
+
+
+PUSH_TEMPLATES = {
+    ChangeKind.NEEDS_APPROVAL: "🙋 <b>{key}</b> needs approval to {stage}: {title}",
+    ChangeKind.BLOCKED: "⛔ <b>{key}</b> blocked: {reason}",
+    ChangeKind.FAILED: "❌ <b>{key}</b> failed: {reason}",
+    ChangeKind.UNBLOCKED: "✅ <b>{key}</b> unblocked{because}",
+    ChangeKind.DONE: "🏁 <b>{key}</b> done: {title}",
+    ChangeKind.CANCELLED: "✖️ <b>{key}</b> cancelled: {reason}",
+}
+
+
+def push(event: TaskEvent, task: Task) -> str:
+    """A push message: news that needs people, said once."""
+    template = PUSH_TEMPLATES.get(event.kind, "ℹ️ <b>{key}</b> {stage}")
+    reason = esc(clip(event.reason or "no reason given", REASON_LIMIT))
+    return template.format(
+        key=esc(task.key), stage=esc(event.to_stage), title=esc(clip(task.title, TITLE_LIMIT)),
+        reason=reason, because=f" ({reason})" if event.reason else "",
+    )
+
+
+def digest(events: Sequence[TaskEvent]) -> str:
+    """Many pushes folded into one message when the group's budget is spent."""
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event.kind.value.replace("_", " ")] = counts.get(
+            event.kind.value.replace("_", " "), 0) + 1
+    parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda i: -i[1]))
+    keys = sorted({e.key for e in events})
+    shown = ", ".join(keys[:12]) + (f" and {len(keys) - 12} more" if len(keys) > 12 else "")
+    return f"📦 {len(events)} updates: {esc(parts)} · {esc(shown)} · /queue"
+
+
+def queue(view: QueueView) -> str:
+    """/queue within one message: fewer entries per stage until it fits."""
+    for per_stage in (25, 12, 6, 3, 1, 0):
+        text = _queue_text(view, per_stage)
+        if len(text) <= MESSAGE_LIMIT:
+            return text
+    return _queue_text(view, 0)[: MESSAGE_LIMIT - 1]  # unreachable with sane block sizes
+
+
+def _queue_text(view: QueueView, per_stage: int) -> str:
+    header = (f"<b>Pipeline</b> · {view.active_count} active · {len(view.waiting)} waiting"
+              f" · {view.blocked_count} blocked")
+    lines = [header]
+    if not view.stages and not view.waiting:
+        lines.append("Nothing in the pipeline.")
+    for stage, entries in view.stages:
+        lines.append(_stage_line(stage, entries, per_stage))
+    if view.waiting:
+        lines.append(_stage_line("waiting", view.waiting, per_stage))
+    for block in view.blocks:
+        lines.extend(_block_lines(block, per_stage))
+    return "\n".join(lines)
+
+
+def _stage_line(stage: str, entries: Sequence[QueueEntry], per_stage: int) -> str:
+    shown = [_entry_text(e) for e in entries[:per_stage]]
+    if len(entries) > per_stage:
+        shown.append(f"… +{len(entries) - per_stage} more")
+    return f"<b>{esc(stage)}</b> ({len(entries)})  " + " · ".join(shown)
+
+
+def _entry_text(entry: QueueEntry) -> str:
+    text = f"{esc(entry.key)} {age(entry.age)}"
+    if entry.why:
+        text += f" — {esc(clip(entry.why, 80))}"
+    return text
+
+
+def _block_lines(block: QueueBlock, per_stage: int) -> list[str]:
+    limit = max(per_stage, 3)
+    lines = [f"<b>{esc(block.title)}</b>"]
+    lines.extend(esc(clip(line, 300)) for line in block.lines[:limit])
+    if len(block.lines) > limit:
+        lines.append(f"… +{len(block.lines) - limit} more")
+    return lines

@@ -1,0 +1,119 @@
+"""The running process: database, services, Telegram, the notifier loop, scheduled jobs.
+
+`running(settings, clock)` is used by `orch run`, the demo and the end-to-end tests,
+so they all exercise the same wiring. One asyncio loop; background work is owned here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.app import build_telegram, install_handlers
+from bot.budget import SendBudget
+from bot.callbacks import ButtonCodec
+from bot.context import Services
+from bot.handlers.basic import COMMANDS
+from bot.notifier import TelegramNotifier
+from core.clock import Clock
+from core.config import Settings
+from core.pipeline_service import PipelineService
+from core.ports import NotifierHub
+from core.queue_view import QueueService
+from storage.cards import CardStore, CursorStore
+from storage.database import Database
+from storage.tasks import SqliteTaskStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Supervisor:
+    """Owns background tasks: keeps references, logs crashes, cancels them on stop."""
+
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task.add_done_callback(_report)
+        self.tasks.append(task)
+        return task
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s died", task.get_name(), exc_info=task.exception())
+
+
+@dataclass
+class Orch:
+    """Every part of a running orch, for the CLI, the demo and tests to reach."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    tasks: SqliteTaskStore
+    hub: NotifierHub
+    pipeline: PipelineService
+    queue: QueueService
+    app: Application
+    notifier: TelegramNotifier
+    services: Services
+    supervisor: Supervisor
+
+
+async def assemble(settings: Settings, clock: Clock) -> Orch:
+    """Open the database and build every service; nothing talks to Telegram yet."""
+    db = await Database.open(settings.db_path)
+    tasks = SqliteTaskStore(db)
+    hub = NotifierHub()
+    pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
+                               key_prefix=settings.task_key_prefix)
+    queue = QueueService(pipeline, settings.pipeline, clock)
+    app = build_telegram(settings.telegram_token, settings.telegram_api_url,
+                         rate_limiter=settings.telegram_rate_limiter)
+    codec = ButtonCodec(settings.telegram_token)
+    notifier = TelegramNotifier(
+        bot=app.bot, chat_id=settings.telegram_chat_id, tasks=tasks, cards=CardStore(db),
+        cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
+        budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
+    hub.subscribe(notifier)
+    services = Services(settings, clock, pipeline, queue, notifier, codec)
+    install_handlers(app, services)
+    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                Supervisor())
+
+
+@asynccontextmanager
+async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
+                  ) -> AsyncIterator[Orch]:
+    """Start orch inside the current loop; stops everything cleanly on exit."""
+    orch = await assemble(settings, clock)
+    try:
+        async with orch.app:
+            await orch.app.bot.set_my_commands(COMMANDS)
+            await orch.notifier.resume()
+            orch.supervisor.spawn(orch.notifier.run(), "notifier")
+            await orch.app.start()
+            assert orch.app.updater is not None
+            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+            try:
+                yield orch
+            finally:
+                await orch.app.updater.stop()
+                await orch.app.stop()
+                await orch.supervisor.stop()
+    finally:
+        await orch.db.close()

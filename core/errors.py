@@ -1,0 +1,79 @@
+"""The exception tree of core, documented once.
+
+OrchError
+├── ConfigError            a setting is missing or malformed (start-up stops, exit 2)
+├── DomainError            a request the domain refuses; the message is fit for users
+│   ├── UnknownTask        no task with that id or key
+│   ├── IllegalTransition  the pipeline does not allow that move
+│   ├── StaleVersion       someone else changed the task first (compare-and-set lost)
+│   ├── DuplicateTask      a task for that key or tracker item exists already
+│   └── NotAuthorised      the actor may not do this
+├── TrackerError           the tracker (Plane) failed or answered garbage
+│   ├── TrackerUnavailable transport errors, 5xx, retries spent
+│   ├── TrackerRateLimited 429 past our patience
+│   └── TrackerRejected    a 4xx other than 429, with the server's message
+└── StorageError           the database failed underneath a repository
+"""
+
+from __future__ import annotations
+
+
+class OrchError(Exception):
+    """Root of every error orch raises on purpose."""
+
+
+class ConfigError(OrchError):
+    """A setting is missing or malformed; `setting` names it."""
+
+    def __init__(self, setting: str, expected: str) -> None:
+        super().__init__(f"{setting}: {expected}")
+        self.setting = setting
+        self.expected = expected
+
+
+class DomainError(OrchError):
+    """A refusal by the domain; str(error) is shown to users as is."""
+
+
+class UnknownTask(DomainError):
+    pass
+
+
+class IllegalTransition(DomainError):
+    pass
+
+
+class StaleVersion(DomainError):
+    pass
+
+
+class DuplicateTask(DomainError):
+    pass
+
+
+class NotAuthorised(DomainError):
+    pass
+
+
+class TrackerError(OrchError):
+    """The tracker failed; never carries an API key or a full URL with secrets."""
+
+
+class TrackerUnavailable(TrackerError):
+    pass
+
+
+class TrackerRateLimited(TrackerError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TrackerRejected(TrackerError):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StorageError(OrchError):
+    """The database failed; raised by storage/ with the sqlite error as __cause__."""

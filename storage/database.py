@@ -1,0 +1,208 @@
+"""The one aiosqlite connection orch owns, its transactions and its migrations.
+
+Every statement goes through one asyncio lock: with a single shared connection, a
+statement issued while another coroutine's transaction is open would silently become
+part of it. Transactions are `BEGIN IMMEDIATE`, so a writer never upgrades a read lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class IntegrityViolation(StorageError):
+    """A schema invariant refused the write (unique index, check, foreign key)."""
+
+
+class Tx:
+    """Statements inside one transaction; only valid within `Database.transaction()`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the number of rows changed."""
+        async with _translated():
+            cursor = await self._conn.execute(sql, params)
+            count = cursor.rowcount
+            await cursor.close()
+            return count
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        async with _translated():
+            cursor = await self._conn.execute(sql, params)
+            rowid = cursor.lastrowid or 0
+            await cursor.close()
+            return rowid
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with _translated():
+            async with self._conn.execute(sql, params) as cursor:
+                return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with _translated():
+            async with self._conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        async with _translated():
+            await self._conn.executemany(sql, rows)
+
+
+class Database:
+    """Owns the connection: WAL, busy timeout, foreign keys, serialised transactions."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = _lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+        """Open (creating if needed) the database file and bring its schema up to date."""
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        db = cls(conn, str(path))
+        try:
+            await db._configure()
+            if migrate:
+                await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _configure(self) -> None:
+        async with _translated():
+            for pragma in (
+                "journal_mode = WAL",
+                "busy_timeout = 5000",
+                "foreign_keys = ON",
+                "synchronous = NORMAL",
+            ):
+                await self._conn.execute(f"PRAGMA {pragma}")
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            async with self._lock:
+                await self._conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One serialised write transaction; rolled back if the block raises."""
+        async with self._lock:
+            async with _translated():
+                await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            async with _translated():
+                await self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Serialised reads outside any write transaction (autocommit)."""
+        async with self._lock:
+            yield Tx(self._conn)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self.read() as tx:
+            return await tx.fetch_one(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self.read() as tx:
+            return await tx.fetch_all(sql, params)
+
+    async def schema_version(self) -> int:
+        row = await self.fetch_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> int:
+        """Apply every numbered migration above PRAGMA user_version, in order."""
+        current = await self.schema_version()
+        applied = 0
+        for number, name, sql in load_migrations():
+            if number <= current:
+                continue
+            async with self.transaction() as tx:
+                await _run_script(tx, sql)
+                await tx.execute(f"PRAGMA user_version = {number:d}")
+            log.info("applied migration %s", name)
+            applied += 1
+        return applied
+
+
+def load_migrations() -> list[tuple[int, str, str]]:
+    """Every `NNNN_name.sql` in storage/migrations, as (number, name, sql), in order."""
+    folder = resources.files("storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [number for number, _, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise StorageError(f"migrations must be numbered 1..N without gaps, found {numbers}")
+    return found
+
+
+async def _run_script(tx: Tx, script: str) -> None:
+    # executescript would COMMIT our transaction; split on ';' at line ends instead.
+    for statement in _statements(script):
+        await tx.execute(statement)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    buffer: list[str] = []
+    statements: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buffer)):
+            statements.append("\n".join(buffer).strip())
+            buffer = []
+    if "".join(buffer).strip():
+        statements.append("\n".join(buffer).strip())
+    return statements
+
+
+def _lock() -> Any:
+    import asyncio
+
+    return asyncio.Lock()
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityViolation(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise StorageError(str(exc)) from exc
+    except ValueError as exc:
+        # aiosqlite raises ValueError on a closed connection
+        raise StorageError(str(exc)) from exc
