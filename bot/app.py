@@ -14,8 +14,8 @@ ALL_FEATURES = (basic, queue, tasks, buttons)
 
 def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True) -> Application:
     """The bare Application: token, Bot API base URL, PTB's limiter with 429 retries."""
-    builder = ApplicationBuilder().token(token).base_url(_base(api_url))
-    builder = builder.base_file_url(_base(api_url).replace("/bot", "/file/bot"))
+    builder = ApplicationBuilder().token(token).base_url(api_base(api_url))
+    builder = builder.base_file_url(api_base(api_url).replace("/bot", "/file/bot"))
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     return builder.build()
@@ -29,7 +29,7 @@ def install_handlers(app: Application, services: Services) -> None:
     app.add_error_handler(on_error)
 
 
-def _base(api_url: str) -> str:
+def api_base(api_url: str) -> str:
     url = api_url.rstrip("/")
     return url if url.endswith("/bot") else url + "/bot"
 

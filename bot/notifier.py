@@ -76,6 +76,7 @@ class TelegramNotifier:
         self._saved_cursor = 0
         self._cooldown_until = clock.now()
         self._wake = asyncio.Event()
+        self._resting = asyncio.Event()
         self._notes: list[CardNote] = []
 
     def add_card_note(self, note: CardNote) -> None:
@@ -86,11 +87,15 @@ class TelegramNotifier:
 
     def publish(self, event: TaskEvent, task: Task) -> None:
         self._inbox.append(event)
-        self._wake.set()
+        self._poke()
 
     def refresh(self, task_id: int) -> None:
         """Make sure the task's card shows its current state."""
         self._dirty[task_id] = None
+        self._poke()
+
+    def _poke(self) -> None:
+        self._resting.clear()
         self._wake.set()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -114,11 +119,25 @@ class TelegramNotifier:
             except Exception:  # one bad round must not end notifications for good
                 self.stats.errors += 1
                 log.exception("notifier round failed")
-            await self._wait(self._next_delay())
+            delay = self._next_delay()
+            if delay != 0.0 and not self._wake.is_set():
+                self._resting.set()
+            await self._wait(delay)
+            self._resting.clear()
 
     @property
     def idle(self) -> bool:
+        """Nothing left to send."""
         return not (self._inbox or self._dirty or self._pushes)
+
+    async def wait_resting(self) -> None:
+        """Until the loop has done all it can for now (idle, or waiting for the budget)."""
+        await self._resting.wait()
+
+    def seconds_until_ready(self) -> float:
+        """How far the clock must move before the loop can send again (tests use it)."""
+        cooldown = (self._cooldown_until - self._clock.now()).total_seconds()
+        return max(self.budget.wait_s(), cooldown, 0.0)
 
     async def flush(self) -> None:
         """Absorb new events, then send what the budget allows now."""

@@ -114,7 +114,7 @@ def digest(events: Sequence[TaskEvent]) -> str:
         counts[event.kind.value.replace("_", " ")] = counts.get(
             event.kind.value.replace("_", " "), 0) + 1
     parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda i: -i[1]))
-    keys = sorted({e.key for e in events})
+    keys = list(dict.fromkeys(e.key for e in events))  # first-seen order
     shown = ", ".join(keys[:12]) + (f" and {len(keys) - 12} more" if len(keys) > 12 else "")
     return f"📦 {len(events)} updates: {esc(parts)} · {esc(shown)} · /queue"
 

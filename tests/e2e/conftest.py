@@ -1,0 +1,41 @@
+"""End-to-end fixtures: the emulator served on 127.0.0.1 and orch running against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.runtime import running
+from core.clock import ManualClock
+from core.config import Settings
+from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
+from tests.e2e.harness import DEV, GROUP, LEAD, OUTSIDE, Team
+
+
+def team_settings(url: str, db_path: Path) -> Settings:
+    return Settings(
+        telegram_token=DEFAULT_TOKEN, telegram_chat_id=GROUP, approvers=frozenset({LEAD}),
+        telegram_api_url=url, db_path=str(db_path),
+        # PTB's limiter waits in real seconds; the manual clock drives our own budget.
+        telegram_rate_limiter=False,
+    )
+
+
+@pytest.fixture
+def emulator(clock: ManualClock) -> TelegramEmulator:
+    emu = TelegramEmulator(clock=clock)
+    emu.create_chat(GROUP, "supergroup", "Team")
+    emu.create_chat(OUTSIDE, "group", "Somebody else's group")
+    emu.create_chat(DEV, "private", username="dev")
+    return emu
+
+
+@pytest.fixture
+async def team(emulator: TelegramEmulator, clock: ManualClock, tmp_path: Path,
+               ) -> AsyncIterator[Team]:
+    async with emulator.serve() as url:
+        async with running(team_settings(url, tmp_path / "orch.db"), clock,
+                           poll_timeout=1) as orch:
+            yield Team(emulator, orch, clock)

@@ -1,0 +1,87 @@
+"""A team in a sandboxed Telegram group talking to a real orch over HTTP.
+
+`settle()` is the one way tests wait: it lets the notifier do all it can, moves the
+manual clock exactly as far as the send budget needs, and repeats until nothing is
+pending. No test sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from bot.runtime import Orch
+from core.clock import ManualClock
+from sandbox.telegram.emulator import TelegramEmulator
+
+GROUP = -1001000
+OUTSIDE = -1002000
+LEAD = 501
+DEV = 502
+WAIT_S = 10.0
+HUMAN_PACE_S = 1.5
+
+
+@dataclass
+class Team:
+    emu: TelegramEmulator
+    orch: Orch
+    clock: ManualClock
+
+    async def say(self, text: str, *, user: int = LEAD, chat: int = GROUP) -> dict[str, Any]:
+        """A user writes in a chat; returns the bot's reply to that message."""
+        self.clock.advance(HUMAN_PACE_S)  # people type; a frozen clock would be a flood
+        sent = self.emu.user_message(chat, text, user_id=user, first_name=f"user{user}",
+                                     username=f"user{user}")
+        message_id = sent["message"]["message_id"]
+        return await self.reply_to(chat, message_id)
+
+    async def reply_to(self, chat: int, message_id: int) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        def replied() -> bool:
+            found[:] = [m for m in self.emu.chat_messages(chat)
+                        if m["from_bot"] and m["reply_to_message_id"] == message_id]
+            return bool(found)
+
+        if not await self.emu.wait_for(replied, WAIT_S):
+            raise AssertionError(f"no reply to message {message_id} in chat {chat}")
+        return found[0]
+
+    async def press(self, message_id: int, data: str, *, user: int = LEAD,
+                    chat: int = GROUP) -> dict[str, Any]:
+        """A user presses a button; returns the bot's answerCallbackQuery parameters."""
+        self.clock.advance(HUMAN_PACE_S)
+        query_id = self.emu.press_button(chat, message_id, data, user_id=user,
+                                         first_name=f"user{user}", force=True)
+        return await self.emu.wait_callback_answer(query_id, WAIT_S)
+
+    async def settle(self, rounds: int = 500) -> None:
+        """Let the notifier send everything, moving the clock only as the budget needs."""
+        notifier = self.orch.notifier
+        for _ in range(rounds):
+            await asyncio.wait_for(notifier.wait_resting(), WAIT_S)
+            if notifier.idle:
+                return
+            self.clock.advance(max(notifier.seconds_until_ready(), 0.01))
+        raise AssertionError("the notifier did not settle")
+
+    def group(self) -> list[dict[str, Any]]:
+        return self.emu.chat_messages(GROUP)
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.group() if m["from_bot"]]
+
+    async def card(self, key: str) -> dict[str, Any]:
+        """The group message that is the card of task `key`."""
+        task = await self.orch.pipeline.find(key)
+        card = await self.orch.notifier._cards.get(task.id)
+        assert card is not None, f"{key} has no card"
+        return next(m for m in self.group() if m["message_id"] == card.message_id)
+
+    def buttons(self, message: dict[str, Any]) -> dict[str, str]:
+        """{label: callback_data} of a message's inline keyboard."""
+        markup = message.get("reply_markup") or {}
+        return {b["text"]: b["callback_data"]
+                for row in markup.get("inline_keyboard", []) for b in row}
