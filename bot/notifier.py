@@ -94,6 +94,10 @@ class TelegramNotifier:
         self._dirty[task_id] = None
         self._poke()
 
+    async def card_of(self, task_id: int) -> Card | None:
+        """Which message is the task's card (for tests, the demo and stale presses)."""
+        return await self._cards.get(task_id)
+
     def _poke(self) -> None:
         self._resting.clear()
         self._wake.set()

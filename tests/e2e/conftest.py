@@ -10,17 +10,12 @@ import pytest
 from bot.runtime import running
 from core.clock import ManualClock
 from core.config import Settings
-from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
-from tests.e2e.harness import DEV, GROUP, LEAD, OUTSIDE, Team
+from sandbox.team import DEV, GROUP, OUTSIDE, Team, sandbox_settings
+from sandbox.telegram.emulator import TelegramEmulator
 
 
 def team_settings(url: str, db_path: Path) -> Settings:
-    return Settings(
-        telegram_token=DEFAULT_TOKEN, telegram_chat_id=GROUP, approvers=frozenset({LEAD}),
-        telegram_api_url=url, db_path=str(db_path),
-        # PTB's limiter waits in real seconds; the manual clock drives our own budget.
-        telegram_rate_limiter=False,
-    )
+    return sandbox_settings(url, db_path)
 
 
 @pytest.fixture

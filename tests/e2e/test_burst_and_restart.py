@@ -8,9 +8,9 @@ from pathlib import Path
 from bot.runtime import running
 from core.clock import ManualClock
 from core.tasks import Actor
+from sandbox.team import GROUP, Team
 from sandbox.telegram.emulator import TelegramEmulator
 from tests.e2e.conftest import team_settings
-from tests.e2e.harness import GROUP, Team
 
 LEAD = Actor("telegram", "501", "@lead")
 SENDS = ("sendMessage", "editMessageText")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.harness import DEV, GROUP, OUTSIDE, Team
+from sandbox.team import DEV, GROUP, OUTSIDE, Team
 
 
 async def test_new_task_gets_a_card_with_approve_and_cancel(team: Team) -> None:

@@ -1,19 +1,21 @@
 """A team in a sandboxed Telegram group talking to a real orch over HTTP.
 
-`settle()` is the one way tests wait: it lets the notifier do all it can, moves the
-manual clock exactly as far as the send budget needs, and repeats until nothing is
-pending. No test sleeps.
+Used by the demo and the end-to-end tests. `settle()` is the one way they wait: it lets
+the notifier do all it can, moves the manual clock exactly as far as the send budget
+needs, and repeats until nothing is pending. Nothing sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.runtime import Orch
 from core.clock import ManualClock
-from sandbox.telegram.emulator import TelegramEmulator
+from core.config import Settings
+from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
 
 GROUP = -1001000
 OUTSIDE = -1002000
@@ -23,17 +25,30 @@ WAIT_S = 10.0
 HUMAN_PACE_S = 1.5
 
 
+def sandbox_settings(url: str, db_path: Path, **overrides: object) -> Settings:
+    """Settings for orch against the emulator at `url`: the team group, LEAD approves."""
+    values: dict[str, object] = {
+        "telegram_token": DEFAULT_TOKEN, "telegram_chat_id": GROUP,
+        "approvers": frozenset({LEAD}), "telegram_api_url": url, "db_path": str(db_path),
+        # PTB's limiter waits in real seconds; the manual clock drives our own budget.
+        "telegram_rate_limiter": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
 @dataclass
 class Team:
     emu: TelegramEmulator
     orch: Orch
     clock: ManualClock
+    names: dict[int, str] = field(default_factory=dict)
 
     async def say(self, text: str, *, user: int = LEAD, chat: int = GROUP) -> dict[str, Any]:
         """A user writes in a chat; returns the bot's reply to that message."""
         self.clock.advance(HUMAN_PACE_S)  # people type; a frozen clock would be a flood
-        sent = self.emu.user_message(chat, text, user_id=user, first_name=f"user{user}",
-                                     username=f"user{user}")
+        name = self.names.get(user, f"user{user}")
+        sent = self.emu.user_message(chat, text, user_id=user, first_name=name, username=name)
         message_id = sent["message"]["message_id"]
         return await self.reply_to(chat, message_id)
 
@@ -53,8 +68,9 @@ class Team:
                     chat: int = GROUP) -> dict[str, Any]:
         """A user presses a button; returns the bot's answerCallbackQuery parameters."""
         self.clock.advance(HUMAN_PACE_S)
+        name = self.names.get(user, f"user{user}")
         query_id = self.emu.press_button(chat, message_id, data, user_id=user,
-                                         first_name=f"user{user}", force=True)
+                                         first_name=name, username=name, force=True)
         return await self.emu.wait_callback_answer(query_id, WAIT_S)
 
     async def settle(self, rounds: int = 500) -> None:
@@ -76,7 +92,7 @@ class Team:
     async def card(self, key: str) -> dict[str, Any]:
         """The group message that is the card of task `key`."""
         task = await self.orch.pipeline.find(key)
-        card = await self.orch.notifier._cards.get(task.id)
+        card = await self.orch.notifier.card_of(task.id)
         assert card is not None, f"{key} has no card"
         return next(m for m in self.group() if m["message_id"] == card.message_id)
 
