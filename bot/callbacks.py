@@ -15,7 +15,7 @@ from enum import StrEnum
 
 MAX_BYTES = 64
 _TAG_CHARS = 10
-_PATTERN = re.compile(r"^([a-z]):([a-z]{2}):(\d{1,12}):(\d{1,9}):([0-9a-f]{10})$")
+_PATTERN = re.compile(r"^([a-z]):([a-z][a-z0-9]):(\d{1,12}):(\d{1,9}):([0-9a-f]{10})$")
 
 
 class Namespace(StrEnum):

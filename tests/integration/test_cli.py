@@ -1,0 +1,48 @@
+"""The command line: clear exit 2 on bad settings, doctor masks secrets and checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import doctor
+from sandbox.team import sandbox_settings
+from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
+
+
+def orch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({}, "ORCH_TELEGRAM_TOKEN"),
+    ({"ORCH_TELEGRAM_TOKEN": "1:x"}, "ORCH_TELEGRAM_CHAT_ID"),
+    ({"ORCH_TELEGRAM_TOKEN": "1:x", "ORCH_TELEGRAM_CHAT_ID": "team"}, "ORCH_TELEGRAM_CHAT_ID"),
+    ({"ORCH_TELEGRAM_TOKEN": "1:x", "ORCH_TELEGRAM_CHAT_ID": "-1", "ORCH_HTTP_PORT": "99999"},
+     "ORCH_HTTP_PORT"),
+])
+def test_a_bad_setting_stops_start_up_with_one_line(env: dict[str, str], named: str) -> None:
+    result = orch("run", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+async def test_doctor_masks_secrets_and_checks_token_and_database(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    emu = TelegramEmulator()
+    async with emu.serve() as url:
+        status = await doctor(sandbox_settings(url, tmp_path / "orch.db"))
+        bad = await doctor(sandbox_settings(url, tmp_path / "orch.db",
+                                            telegram_token="999:wrong-token-xyz"))
+    out = capsys.readouterr().out
+    assert status == 0 and bad == 1
+    assert DEFAULT_TOKEN not in out and "wrong-token-xyz" not in out
+    assert "database: ok" in out and "telegram: ok" in out and "token was refused" in out
