@@ -31,6 +31,7 @@ from bot.keyboards import task_keyboard
 from core.attention import DedupGuard, wants_push
 from core.clock import Clock
 from core.pipeline import Pipeline
+from core.queue_view import QueueBlock
 from core.tasks import ChangeKind, Task, TaskEvent
 from storage.cards import Card, CardStore, CursorStore
 from storage.tasks import SqliteTaskStore
@@ -137,6 +138,16 @@ class TelegramNotifier:
     async def wait_resting(self) -> None:
         """Until the loop has done all it can for now (idle, or waiting for the budget)."""
         await self._resting.wait()
+
+    async def queue_block(self) -> QueueBlock:
+        """The notifier's line in /queue: what it said, held back and still owes."""
+        s = self.stats
+        line = (f"{s.pushes} pushes · {s.digests} digests · {s.messages_sent + s.edits} sent"
+                f" · deduped {self.guard.deduped_total} · 429 waits {s.retry_after_waits}"
+                f" · budget {self.budget.remaining()}/{self.budget.per_minute} a minute")
+        pending = len(self._dirty) + len(self._pushes)
+        lines = (line, f"{pending} waiting to be sent") if pending else (line,)
+        return QueueBlock("notifier", lines, {"deduped_total": self.guard.deduped_total})
 
     def seconds_until_ready(self) -> float:
         """How far the clock must move before the loop can send again (tests use it)."""

@@ -90,6 +90,7 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
         budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
     hub.subscribe(notifier)
+    queue.add_source(notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec)
     install_handlers(app, services)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
