@@ -1,0 +1,157 @@
+"""The tracker port: what orch needs from Plane (or any tracker), in domain terms.
+
+Nothing here speaks HTTP. The adapter is `core.integrations.plane.PlaneClient`; tests use
+the Plane emulator in `sandbox.plane` or a fake that passes the same contract.
+
+Sync model: the tracker lists items newest-change first (`order_by="-updated_at"`).
+An incremental sync walks pages until it reaches items older than its watermark; a full
+scan walks every page. Pages are offset based and rows shift while items change, so an
+incremental walk can repeat an item (harmless: sync is idempotent) and, when an item is
+deleted mid-walk, skip one; the periodic full scan is what catches those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+DEFAULT_PER_PAGE = 100
+
+
+class StateGroup(StrEnum):
+    """Plane's fixed classification of a project's (freely named) states."""
+
+    BACKLOG = "backlog"
+    UNSTARTED = "unstarted"
+    STARTED = "started"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed and cancelled items are finished: no pipeline work starts from them."""
+        return self in (StateGroup.COMPLETED, StateGroup.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerState:
+    """One workflow state of a project."""
+
+    id: str
+    name: str
+    group: StateGroup
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerProject:
+    """A project; `identifier` is the key prefix (`ORCH` in `ORCH-42`)."""
+
+    id: str
+    identifier: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A work item as orch sees it; `description` is the tracker's HTML as stored."""
+
+    id: str
+    project_id: str
+    key: str
+    sequence_id: int
+    name: str
+    state_id: str
+    updated_at: datetime
+    description: str
+    priority: str
+
+
+@dataclass(frozen=True, slots=True)
+class Relations:
+    """Dependencies of one item, as item ids (the tracker stores `blocked_by` only)."""
+
+    blocked_by: tuple[str, ...] = ()
+    blocking: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    """One page of a listing; `next_cursor` is None on the last page."""
+
+    items: tuple[WorkItem, ...]
+    next_cursor: str | None
+
+
+class TrackerReader(Protocol):
+    """Reads from the tracker. Every method may raise a `core.errors.TrackerError`."""
+
+    async def projects(self) -> list[TrackerProject]:
+        """Every project the key can see."""
+        ...
+
+    async def states(self, project_id: str) -> list[TrackerState]:
+        """Every state of a project, in the tracker's display order."""
+        ...
+
+    async def items_page(
+        self,
+        project_id: str,
+        *,
+        cursor: str | None = None,
+        per_page: int = DEFAULT_PER_PAGE,
+        order_by: str = "-updated_at",
+    ) -> ItemPage:
+        """One page of a project's items; pass the previous page's `next_cursor` on."""
+        ...
+
+    async def item(self, project_id: str, item_id: str) -> WorkItem:
+        """One item by id or by key (`ORCH-42`); an unknown item is TrackerRejected(404)."""
+        ...
+
+    async def relations(self, project_id: str, item_id: str) -> Relations:
+        """What blocks the item and what it blocks."""
+        ...
+
+
+class TrackerWriter(Protocol):
+    """Writes to the tracker. Both writes are safe to repeat."""
+
+    async def set_state(self, project_id: str, item_id: str, state_id: str) -> None:
+        """Move an item to a state. Recognise your own write by the state, not a timestamp."""
+        ...
+
+    async def comment(self, project_id: str, item_id: str, html: str, external_id: str) -> str:
+        """Post a comment once per `external_id`; a repeat returns the existing comment's id."""
+        ...
+
+
+class Tracker(TrackerReader, TrackerWriter, Protocol):
+    """The whole tracker port: the reader for sync, the writer for the pipeline's results."""
+
+
+async def iter_items(
+    tracker: TrackerReader,
+    project_id: str,
+    *,
+    since: datetime | None = None,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> AsyncIterator[WorkItem]:
+    """Items newest change first; all of them (`since=None`) or those changed at or after
+    `since`. Items equal to the watermark are yielded again on purpose: two items can
+    share a timestamp, and seeing one twice is cheaper than missing one."""
+    seen: set[str] = set()
+    cursor: str | None = None
+    while True:
+        page = await tracker.items_page(project_id, cursor=cursor, per_page=per_page)
+        for item in page.items:
+            if since is not None and item.updated_at < since:
+                return
+            if item.id not in seen:  # rows shift between offset pages
+                seen.add(item.id)
+                yield item
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
