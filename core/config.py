@@ -162,7 +162,7 @@ class Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError("ORCH_CONFIG", f"no such file {path}") from exc
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError("ORCH_CONFIG", f"a readable TOML file ({exc})") from exc
         return replace(self, **parse_config_document(data))
 

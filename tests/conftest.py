@@ -1,0 +1,61 @@
+"""Fixtures shared by every tier. Keep each one small; group them by the port they serve."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.clock import ManualClock
+from core.pipeline import DEFAULT_PIPELINE
+from core.pipeline_service import PipelineService
+from core.ports import TaskStore
+from storage.database import Database
+from storage.tasks import SqliteTaskStore
+from tests.fakes import InMemoryTaskStore, RecordingNotifier
+
+# --- time ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+# --- storage ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "orch.db"
+
+
+@pytest.fixture
+async def database(db_path: Path) -> AsyncIterator[Database]:
+    """A migrated database on a real file, closed at teardown."""
+    db = await Database.open(db_path)
+    yield db
+    await db.close()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def task_store(request: pytest.FixtureRequest) -> TaskStore:
+    """Every TaskStore implementation in turn: the contract tests run against each."""
+    if request.param == "memory":
+        return InMemoryTaskStore()
+    return SqliteTaskStore(request.getfixturevalue("database"))
+
+
+# --- services -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def service(clock: ManualClock, notifier: RecordingNotifier) -> PipelineService:
+    """The pipeline service on the default pipeline, over the in-memory store."""
+    return PipelineService(InMemoryTaskStore(), DEFAULT_PIPELINE, clock, notifier)
