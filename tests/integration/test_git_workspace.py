@@ -1,0 +1,172 @@
+"""GitWorkspace against real repositories: a bare "origin" in tmp_path and its clone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from core.errors import OrchError
+from core.integrations.git import GitError, GitWorkspace, init_local_repo, redact, run_git
+
+REPO = "demo"
+
+
+async def _commit(path: Path, name: str, text: str, message: str) -> str:
+    (path / name).write_text(text, encoding="utf-8")
+    await run_git(["add", name], cwd=path)
+    await run_git(
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", message], cwd=path
+    )
+    return await run_git(["rev-parse", "HEAD"], cwd=path)
+
+
+@pytest.fixture
+async def origin(tmp_path: Path) -> Path:
+    seed = await init_local_repo(tmp_path / "seed", {"README.md": "base\n"})
+    bare = tmp_path / "origin.git"
+    await run_git(["clone", "--quiet", "--bare", str(seed), str(bare)])
+    return bare
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> GitWorkspace:
+    return GitWorkspace(tmp_path / "repos", timeout_s=30)
+
+
+@pytest.fixture
+async def clone(workspace: GitWorkspace, origin: Path) -> Path:
+    return await workspace.ensure_clone(REPO, str(origin))
+
+
+async def test_init_local_repo_has_one_commit_on_main(tmp_path: Path) -> None:
+    repo = await init_local_repo(tmp_path / "fresh")
+
+    assert await run_git(["branch", "--show-current"], cwd=repo) == "main"
+    assert await run_git(["rev-list", "--count", "HEAD"], cwd=repo) == "1"
+    assert (repo / "README.md").exists()
+
+
+async def test_clone_lands_under_repos_dir(tmp_path: Path, clone: Path, origin: Path) -> None:
+    assert clone == tmp_path / "repos" / REPO
+    assert await run_git(["rev-parse", "origin/main"], cwd=clone) == await run_git(
+        ["rev-parse", "main"], cwd=origin
+    )
+
+
+async def test_worktree_starts_a_new_branch_from_main(
+    tmp_path: Path, workspace: GitWorkspace, clone: Path, origin: Path
+) -> None:
+    worktree = await workspace.worktree_for(REPO, "orch/ORCH-1")
+
+    assert worktree == tmp_path / "repos" / "_wt" / REPO / "orch-ORCH-1"
+    assert await run_git(["branch", "--show-current"], cwd=worktree) == "orch/ORCH-1"
+    assert await workspace.head_sha(worktree) == await run_git(["rev-parse", "main"], cwd=origin)
+    assert (worktree / "README.md").read_text() == "base\n"
+
+
+async def test_worktree_is_reused_with_its_changes(workspace: GitWorkspace, clone: Path) -> None:
+    first = await workspace.worktree_for(REPO, "orch/ORCH-1")
+    (first / "scratch.txt").write_text("work in progress")
+
+    again = await workspace.worktree_for(REPO, "orch/ORCH-1")
+
+    assert again == first
+    assert (again / "scratch.txt").read_text() == "work in progress"
+
+
+async def test_commit_in_the_worktree_is_on_the_branch(
+    workspace: GitWorkspace, clone: Path
+) -> None:
+    worktree = await workspace.worktree_for(REPO, "orch/ORCH-2")
+
+    sha = await _commit(worktree, "feature.txt", "new\n", "ORCH-2: feature")
+
+    assert await run_git(["rev-parse", "orch/ORCH-2"], cwd=clone) == sha
+    assert await run_git(["rev-parse", "main"], cwd=clone) != sha
+
+
+async def test_new_branch_starts_from_the_fetched_origin_main(
+    tmp_path: Path, workspace: GitWorkspace, clone: Path, origin: Path
+) -> None:
+    pusher = tmp_path / "pusher"
+    await run_git(["clone", "--quiet", str(origin), str(pusher)])
+    moved = await _commit(pusher, "later.txt", "later\n", "main moves on")
+    await run_git(["push", "--quiet", "origin", "main"], cwd=pusher)
+
+    await workspace.ensure_clone(REPO, str(origin))
+    worktree = await workspace.worktree_for(REPO, "orch/ORCH-3")
+
+    assert await workspace.head_sha(worktree) == moved
+
+
+async def test_removed_worktree_is_gone_and_pruned_but_the_branch_stays(
+    workspace: GitWorkspace, clone: Path
+) -> None:
+    worktree = await workspace.worktree_for(REPO, "orch/ORCH-4")
+    sha = await _commit(worktree, "kept.txt", "kept\n", "ORCH-4: keep me")
+
+    await workspace.remove_worktree(REPO, "orch/ORCH-4")
+
+    assert not worktree.exists()
+    assert str(worktree) not in await run_git(["worktree", "list", "--porcelain"], cwd=clone)
+    assert await run_git(["rev-parse", "orch/ORCH-4"], cwd=clone) == sha
+    assert await workspace.worktree_for(REPO, "orch/ORCH-4") == worktree  # back on demand
+    assert await workspace.head_sha(worktree) == sha
+
+
+async def test_removing_an_absent_worktree_is_a_no_op(workspace: GitWorkspace, clone: Path) -> None:
+    await workspace.remove_worktree(REPO, "orch/never-made")
+
+
+async def test_two_branches_sanitised_alike_never_share_a_worktree(
+    workspace: GitWorkspace, clone: Path
+) -> None:
+    await workspace.worktree_for(REPO, "orch/ORCH-5")
+
+    with pytest.raises(GitError, match="holds branch 'orch/ORCH-5'"):
+        await workspace.worktree_for(REPO, "orch-ORCH-5")
+
+
+async def test_invalid_branch_and_repo_names_are_refused(
+    workspace: GitWorkspace, clone: Path
+) -> None:
+    with pytest.raises(GitError, match="not a valid branch name"):
+        await workspace.worktree_for(REPO, "bad..name")
+    for name in ("../escape", "_wt", "/abs", "a/b/c", ".hidden"):
+        with pytest.raises(GitError, match="invalid repository name"):
+            workspace.clone_path(name)
+
+
+async def test_worktree_without_a_clone_says_what_to_do(workspace: GitWorkspace) -> None:
+    with pytest.raises(GitError, match="call ensure_clone first"):
+        await workspace.worktree_for("other", "orch/ORCH-1")
+
+
+async def test_failed_clone_is_an_orch_error_without_the_token(
+    tmp_path: Path, workspace: GitWorkspace
+) -> None:
+    url = f"file://user:s3cret-token@localhost{tmp_path}/missing.git"
+
+    with pytest.raises(OrchError) as caught:
+        await workspace.ensure_clone("other", url)
+
+    assert isinstance(caught.value, GitError)
+    assert "s3cret-token" not in str(caught.value)
+    assert "file://***@localhost" in str(caught.value)
+
+
+async def test_a_git_command_past_its_timeout_is_killed(tmp_path: Path) -> None:
+    started = time.monotonic()
+
+    with pytest.raises(GitError, match=r"timed out after 0\.3 s"):
+        await run_git(["-c", "alias.stall=!sleep 30", "stall"], cwd=tmp_path, timeout_s=0.3)
+
+    assert time.monotonic() - started < 10
+
+
+def test_redact_masks_userinfo_in_every_url() -> None:
+    text = "fatal: https://oauth2:abc@git.example/x.git and ssh://me:pw@h/y, git@h:z.git"
+
+    assert redact(text) == ("fatal: https://***@git.example/x.git and ssh://***@h/y, git@h:z.git")
