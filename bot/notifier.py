@@ -166,7 +166,7 @@ class TelegramNotifier:
     def _absorb(self) -> None:
         while self._inbox:
             event = self._inbox.popleft()
-            if event.id <= self._absorbed_upto and event.id <= self._saved_cursor:
+            if event.id <= self._saved_cursor:  # handled before a restart
                 continue
             self._dirty[event.task_id] = None
             if wants_push(event) and self.guard.admit(event):
