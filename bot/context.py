@@ -10,6 +10,7 @@ from bot.callbacks import ButtonCodec
 from bot.notifier import TelegramNotifier
 from core.clock import Clock
 from core.config import Settings
+from core.lessons import LessonJournal
 from core.pipeline_service import PipelineService
 from core.queue_view import QueueService
 from core.tasks import Actor
@@ -23,6 +24,7 @@ class Services:
     queue: QueueService
     notifier: TelegramNotifier
     codec: ButtonCodec
+    lessons: LessonJournal
 
 
 def actor_of(user: User | None) -> Actor:

@@ -20,14 +20,18 @@ from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
+from bot.http_api import build_http_app
+from bot.http_server import serve_http
 from bot.notifier import TelegramNotifier
 from core.clock import Clock
 from core.config import Settings
+from core.lessons import LessonJournal
 from core.pipeline_service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
+from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,7 @@ class Orch:
     app: Application
     notifier: TelegramNotifier
     services: Services
+    lessons: LessonJournal
     supervisor: Supervisor
 
 
@@ -90,11 +95,13 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
         budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
     hub.subscribe(notifier)
+    journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
     queue.add_source(notifier)
-    services = Services(settings, clock, pipeline, queue, notifier, codec)
+    queue.add_source(journal)
+    services = Services(settings, clock, pipeline, queue, notifier, codec, journal)
     install_handlers(app, services)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                Supervisor())
+                journal, Supervisor())
 
 
 @asynccontextmanager
@@ -111,10 +118,23 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
-                yield orch
+                async with _http(orch):
+                    yield orch
             finally:
                 await orch.app.updater.stop()
                 await orch.app.stop()
                 await orch.supervisor.stop()
     finally:
         await orch.db.close()
+
+
+@asynccontextmanager
+async def _http(orch: Orch) -> AsyncIterator[None]:
+    """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
+    settings = orch.settings
+    if not settings.http_port:
+        yield
+        return
+    app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token)
+    async with serve_http(app, settings.http_port):
+        yield

@@ -12,6 +12,8 @@ COMMANDS: list[BotCommand] = [
     BotCommand("queue", "What is where, and why it waits"),
     BotCommand("task", "A task's card: /task KEY"),
     BotCommand("new", "Put a task into the pipeline: /new REPO TITLE"),
+    BotCommand("lessons", "What went wrong: /lessons [type=…] [status=…] [repo=…] [KEY]"),
+    BotCommand("lesson", "One lesson: /lesson ID, or /lesson add TYPE KEY text"),
     BotCommand("help", "What this bot can do"),
     BotCommand("start", "Say hello"),
 ]
