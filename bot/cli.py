@@ -16,6 +16,7 @@ from bot import logs
 from core.clock import SystemClock
 from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, OrchError
+from core.sync_config import SyncConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_demo(quiet=args.quiet))
         settings = Settings.from_env(os.environ)
+        SyncConfig.from_settings(settings)  # the [plane] options fail here, not later
     except ConfigError as exc:
         print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
         return 2

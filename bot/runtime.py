@@ -23,6 +23,7 @@ from bot.handlers.basic import COMMANDS
 from bot.http_api import build_http_app
 from bot.http_server import serve_http
 from bot.notifier import TelegramNotifier
+from bot.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
 from core.clock import Clock
 from core.config import Settings
 from core.lessons import LessonJournal
@@ -76,6 +77,7 @@ class Orch:
     notifier: TelegramNotifier
     services: Services
     lessons: LessonJournal
+    plane: PlaneSync | None
     supervisor: Supervisor
 
 
@@ -100,8 +102,10 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     queue.add_source(journal)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal)
     install_handlers(app, services)
+    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue)
+             if plane_configured(settings) else None)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, Supervisor())
+                journal, plane, Supervisor())
 
 
 @asynccontextmanager
@@ -115,6 +119,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             await orch.notifier.resume()
             orch.supervisor.spawn(orch.notifier.run(), "notifier")
             await orch.app.start()
+            _start_plane(orch)
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
@@ -125,7 +130,18 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                 await orch.app.stop()
                 await orch.supervisor.stop()
     finally:
+        if orch.plane:
+            await orch.plane.aclose()
         await orch.db.close()
+
+
+def _start_plane(orch: Orch) -> None:
+    """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
+    if orch.plane is None:
+        return
+    orch.supervisor.spawn(orch.plane.reconciler.run(), "plane-sync")
+    if orch.settings.reconcile_interval_s > 0:
+        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s)
 
 
 @asynccontextmanager
@@ -135,6 +151,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
     if not settings.http_port:
         yield
         return
-    app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token)
+    routes = orch.plane.routes() if orch.plane else ()
+    app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
+                         extra_routes=routes)
     async with serve_http(app, settings.http_port):
         yield

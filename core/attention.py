@@ -14,10 +14,14 @@ PUSH_KINDS = frozenset({
     ChangeKind.NEEDS_APPROVAL, ChangeKind.BLOCKED, ChangeKind.UNBLOCKED, ChangeKind.FAILED,
     ChangeKind.DONE,
 })
+# News that needs people although the stage stays: a task that waited may now run.
+IN_PLACE_PUSH_KINDS = frozenset({ChangeKind.DEPS_RELEASED})
 
 
 def wants_push(event: TaskEvent) -> bool:
     """True for news that needs people; a person's own cancel needs no push back."""
+    if event.kind in IN_PLACE_PUSH_KINDS:
+        return True
     if not event.stage_changed:
         return False
     if event.kind is ChangeKind.CANCELLED:

@@ -62,6 +62,9 @@ class Settings:
     plane_resync_interval_s: float = 3600.0
     plane_webhook_secret: str = ""
     plane_state_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATE_NAMES))
+    # the rest of ORCH_CONFIG's [plane] table (repos, writeback, start_approved), read
+    # here once and interpreted by core.sync_config
+    plane_options: Mapping[str, Any] = field(default_factory=dict)
     reconcile_interval_s: float = 120.0
     # Gitea
     gitea_url: str = ""
@@ -191,7 +194,11 @@ def parse_config_document(data: Mapping[str, Any]) -> dict[str, Any]:
         result["agents"] = {
             role: _agent_from(role, spec) for role, spec in _table(agents, "agents").items()
         }
-    states = data.get("plane", {}).get("states") if isinstance(data.get("plane"), dict) else None
+    plane = data.get("plane")
+    if plane is not None:
+        result["plane_options"] = {k: v for k, v in _table(plane, "plane").items()
+                                   if k != "states"}
+    states = plane.get("states") if isinstance(plane, dict) else None
     if states is not None:
         names = {str(k): str(v) for k, v in _table(states, "plane.states").items()}
         result["plane_state_names"] = {**DEFAULT_STATE_NAMES, **names}

@@ -7,6 +7,7 @@ OrchError
 │   ├── IllegalTransition  the pipeline does not allow that move
 │   ├── StaleVersion       someone else changed the task first (compare-and-set lost)
 │   ├── DuplicateTask      a task for that key or tracker item exists already
+│   ├── JobConflict        the task has an open (queued or running) job already
 │   └── NotAuthorised      the actor may not do this
 ├── TrackerError           the tracker (Plane) failed or answered garbage
 │   ├── TrackerUnavailable transport errors, 5xx, retries spent
@@ -52,6 +53,10 @@ class DuplicateTask(DomainError):
 
 
 class NotAuthorised(DomainError):
+    pass
+
+
+class JobConflict(DomainError):
     pass
 
 

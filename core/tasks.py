@@ -44,6 +44,7 @@ class ChangeKind(StrEnum):
     DONE = "done"
     FAILED = "failed"
     NOTE = "note"  # no stage change: something worth showing on the card
+    DEPS_RELEASED = "deps_released"  # no stage change: the last dependency is done
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,119 @@
+-- name: insert_job
+INSERT INTO jobs (task_id, stage, role, repo, status, not_before, task_version, context,
+                  enqueued_at, updated_at)
+VALUES (:task_id, :stage, :role, :repo, 'queued', :not_before, :task_version, :context,
+        :at, :at)
+RETURNING *
+
+-- name: claim_job
+-- The oldest runnable job, in one statement: queued, due, its task still in the job's
+-- stage, under the global and per-repo running counts and, when the gate is on, with
+-- every task it depends on done. A job that waits therefore never holds a slot.
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, owner = :owner, updated_at = :at
+WHERE id = (
+    SELECT j.id
+    FROM jobs j JOIN tasks t ON t.id = j.task_id
+    WHERE j.status = 'queued'
+      AND j.not_before <= :at
+      AND t.stage = j.stage
+      AND (SELECT count(*) FROM jobs r WHERE r.status = 'running') < :max_running
+      AND (:per_repo IS NULL
+           OR (SELECT count(*) FROM jobs r
+               WHERE r.status = 'running' AND r.repo = j.repo) < :per_repo)
+      AND (NOT :deps_enabled OR NOT EXISTS (
+           SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+           WHERE d.task_id = j.task_id AND a.stage != 'done'))
+    ORDER BY j.not_before, j.id
+    LIMIT 1
+)
+RETURNING *
+
+-- name: insert_run
+INSERT INTO runs (job_id, task_id, stage, attempt, status, owner, started_at, updated_at)
+VALUES (:job_id, :task_id, :stage, :attempt, 'pending', :owner, :at, :at)
+RETURNING *
+
+-- name: mark_running
+UPDATE runs SET status = 'running', updated_at = :at
+WHERE id = :id AND status = 'pending'
+
+-- name: finish_run
+UPDATE runs
+SET status = :status, completed_at = :at, updated_at = :at, exit_code = :exit_code,
+    duration_s = :duration_s, error = :error, log_path = :log_path, result = :result
+WHERE id = :id AND status IN ('pending', 'running')
+RETURNING id
+
+-- name: settle_job
+UPDATE jobs
+SET status = :status,
+    not_before = coalesce(:not_before, not_before),
+    transient_attempts = coalesce(:transient_attempts, transient_attempts),
+    last_error = :last_error,
+    failure = :failure,
+    owner = NULL,
+    updated_at = :at
+WHERE id = :id AND status = 'running'
+
+-- name: cancel_queued
+UPDATE jobs SET status = 'cancelled', updated_at = :at
+WHERE task_id = :task_id AND status = 'queued'
+RETURNING *
+
+-- name: open_job
+SELECT * FROM jobs WHERE task_id = :task_id AND status IN ('queued', 'running')
+
+-- name: latest_job
+SELECT * FROM jobs WHERE task_id = :task_id AND stage = :stage ORDER BY id DESC LIMIT 1
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id
+
+-- name: last_run
+SELECT * FROM runs WHERE job_id = :job_id ORDER BY id DESC LIMIT 1
+
+-- name: get_run
+SELECT * FROM runs WHERE id = :id
+
+-- name: runs_of_job
+SELECT * FROM runs WHERE job_id = :job_id ORDER BY id
+
+-- name: find_open_run
+SELECT * FROM runs
+WHERE task_id = :task_id AND stage = :stage AND status IN ('pending', 'running')
+ORDER BY id DESC LIMIT 1
+
+-- name: open_run_owners
+SELECT DISTINCT owner FROM runs WHERE status IN ('pending', 'running') ORDER BY owner
+
+-- name: sweep_runs
+UPDATE runs SET status = 'failed', error = :reason, completed_at = :at, updated_at = :at
+WHERE status IN ('pending', 'running')
+  AND owner != :owner
+  AND (started_at < :cutoff OR owner IN (SELECT value FROM json_each(:dead)))
+RETURNING id, job_id, task_id
+
+-- name: requeue_swept_job
+-- Guarded by status: a job goes back to the queue once, however often it is swept.
+UPDATE jobs SET status = 'queued', not_before = :at, owner = NULL, last_error = :reason,
+               updated_at = :at
+WHERE id = :id AND status = 'running'
+RETURNING id
+
+-- name: queued_in_claim_order
+SELECT j.task_id, t.key, j.stage, j.role, j.not_before, j.transient_attempts,
+       EXISTS (SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+               WHERE d.task_id = j.task_id AND a.stage != 'done') AS waits_for_deps
+FROM jobs j JOIN tasks t ON t.id = j.task_id
+WHERE j.status = 'queued' AND t.stage = j.stage
+ORDER BY j.not_before, j.id
+LIMIT :limit
+
+-- name: running_jobs
+SELECT j.task_id, t.key, j.stage, j.role, r.attempt, r.started_at
+FROM jobs j
+JOIN tasks t ON t.id = j.task_id
+JOIN runs r ON r.job_id = j.id AND r.status IN ('pending', 'running')
+WHERE j.status = 'running'
+ORDER BY r.started_at, j.id
