@@ -10,9 +10,11 @@ from bot.callbacks import ButtonCodec
 from bot.notifier import TelegramNotifier
 from core.clock import Clock
 from core.config import Settings
+from core.dependencies import DependencyService
 from core.lessons import LessonJournal
 from core.pipeline_service import PipelineService
 from core.queue_view import QueueService
+from core.stage_engine import StageEngine
 from core.tasks import Actor
 
 
@@ -25,6 +27,8 @@ class Services:
     notifier: TelegramNotifier
     codec: ButtonCodec
     lessons: LessonJournal
+    deps: DependencyService
+    engine: StageEngine
 
 
 def actor_of(user: User | None) -> Actor:

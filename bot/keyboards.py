@@ -16,20 +16,21 @@ LABELS = {
 }
 
 
-def task_actions(task: Task, pipeline: Pipeline) -> list[Action]:
-    """The buttons a task's card offers in its current stage."""
+def task_actions(task: Task, pipeline: Pipeline, *, failed: bool = False) -> list[Action]:
+    """The buttons a task's card offers in its current stage (`failed`: its work failed)."""
     if task.stage in TERMINAL:
         return []
     if task.stage == BLOCKED:
-        return [Action.UNBLOCK, Action.CANCEL]
+        return [Action.RETRY, Action.CANCEL] if failed else [Action.UNBLOCK, Action.CANCEL]
     if task.stage in pipeline.order and pipeline.spec(task.stage).needs_approval:
         return [Action.APPROVE, Action.CANCEL]
     return [Action.CANCEL]
 
 
 def task_keyboard(task: Task, pipeline: Pipeline, codec: ButtonCodec,
-                  actions: list[Action] | None = None) -> InlineKeyboardMarkup | None:
-    chosen = task_actions(task, pipeline) if actions is None else actions
+                  actions: list[Action] | None = None, *,
+                  failed: bool = False) -> InlineKeyboardMarkup | None:
+    chosen = task_actions(task, pipeline, failed=failed) if actions is None else actions
     if not chosen:
         return None
     buttons = [

@@ -30,7 +30,7 @@ from bot.callbacks import Action, ButtonCodec
 from bot.keyboards import task_keyboard
 from core.attention import DedupGuard, wants_push
 from core.clock import Clock
-from core.pipeline import Pipeline
+from core.pipeline import BLOCKED, Pipeline
 from core.queue_view import QueueBlock
 from core.tasks import ChangeKind, Task, TaskEvent
 from storage.cards import Card, CardStore, CursorStore
@@ -73,6 +73,8 @@ class TelegramNotifier:
         self._inbox: deque[TaskEvent] = deque()
         self._dirty: dict[int, None] = {}
         self._pushes: list[TaskEvent] = []
+        # in memory: what an alert is about (e.g. tasks blocked on a cycle) is in SQLite
+        self._alerts: list[str] = []
         self._absorbed_upto = 0
         self._saved_cursor = 0
         self._cooldown_until = clock.now()
@@ -98,6 +100,11 @@ class TelegramNotifier:
     async def card_of(self, task_id: int) -> Card | None:
         """Which message is the task's card (for tests, the demo and stale presses)."""
         return await self._cards.get(task_id)
+
+    def alert(self, html_text: str) -> None:
+        """One push that is about no single task (e.g. a dependency cycle)."""
+        self._alerts.append(html_text)
+        self._poke()
 
     def _poke(self) -> None:
         self._resting.clear()
@@ -133,7 +140,7 @@ class TelegramNotifier:
     @property
     def idle(self) -> bool:
         """Nothing left to send."""
-        return not (self._inbox or self._dirty or self._pushes)
+        return not (self._inbox or self._dirty or self._pushes or self._alerts)
 
     async def wait_resting(self) -> None:
         """Until the loop has done all it can for now (idle, or waiting for the budget)."""
@@ -177,6 +184,11 @@ class TelegramNotifier:
         return self._clock.now() >= self._cooldown_until and self.budget.wait_s() <= 0
 
     async def _send_pushes(self) -> None:
+        while self._alerts and self._may_send():
+            if await self._send(self._alerts[0], None) is None:
+                return
+            self._alerts.pop(0)
+            self.stats.pushes += 1
         while self._pushes and self._may_send():
             if len(self._pushes) > 2 and len(self._pushes) > self.budget.remaining() // 2:
                 if await self._send(render.digest(self._pushes), None) is None:
@@ -205,7 +217,8 @@ class TelegramNotifier:
         if event.kind is ChangeKind.NEEDS_APPROVAL:
             return task_keyboard(task, self._pipeline, self._codec, [Action.APPROVE])
         if event.kind in (ChangeKind.BLOCKED, ChangeKind.FAILED):
-            return task_keyboard(task, self._pipeline, self._codec)
+            return task_keyboard(task, self._pipeline, self._codec,
+                                 failed=event.kind is ChangeKind.FAILED)
         return None
 
     async def _send_cards(self) -> None:
@@ -237,7 +250,15 @@ class TelegramNotifier:
     async def _card_content(self, task: Task) -> tuple[str, InlineKeyboardMarkup | None]:
         note = await self._note(task)
         text = render.card(task, self._pipeline, self._clock.now(), note)
-        return text, task_keyboard(task, self._pipeline, self._codec)
+        failed = task.stage == BLOCKED and await self._blocked_by_failure(task)
+        return text, task_keyboard(task, self._pipeline, self._codec, failed=failed)
+
+    async def _blocked_by_failure(self, task: Task) -> bool:
+        """Was the task blocked because its work failed (Retry) rather than by a person?"""
+        for event in reversed(await self._tasks.events(task.id, 20)):
+            if event.to_stage == BLOCKED and event.from_stage != BLOCKED:
+                return event.kind is ChangeKind.FAILED
+        return False
 
     async def _note(self, task: Task) -> str | None:
         lines = []
@@ -318,7 +339,7 @@ class TelegramNotifier:
     def _next_delay(self) -> float | None:
         if self._inbox:
             return 0.0
-        if not (self._dirty or self._pushes):
+        if not (self._dirty or self._pushes or self._alerts):
             return None
         cooldown = (self._cooldown_until - self._clock.now()).total_seconds()
         return max(self.budget.wait_s(), cooldown, 0.5)

@@ -88,7 +88,8 @@ def _progress(task: Task, pipeline: Pipeline) -> str:
 
 
 PUSH_TEMPLATES = {
-    ChangeKind.NEEDS_APPROVAL: "🙋 <b>{key}</b> needs approval to {stage}: {title}",
+    ChangeKind.NEEDS_APPROVAL: "🙋 <b>{key}</b> needs approval to leave {stage}: {title}",
+    ChangeKind.DEPS_RELEASED: "✅ <b>{key}</b> unblocked ({reason})",
     ChangeKind.BLOCKED: "⛔ <b>{key}</b> blocked: {reason}",
     ChangeKind.FAILED: "❌ <b>{key}</b> failed: {reason}",
     ChangeKind.UNBLOCKED: "✅ <b>{key}</b> unblocked{because}",

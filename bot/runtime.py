@@ -7,10 +7,12 @@ so they all exercise the same wiring. One asyncio loop; background work is owned
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from telegram.ext import Application
@@ -26,12 +28,21 @@ from bot.notifier import TelegramNotifier
 from bot.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
 from core.clock import Clock
 from core.config import Settings
+from core.dependencies import DependencyCycle, DependencyService
+from core.integrations.agent_runner import SubprocessAgentRunner
+from core.integrations.git import GitWorkspace
+from core.integrations.worktrees import GitWorktrees
+from core.job_loop import JobLoop
+from core.job_view import JobQueueView
 from core.lessons import LessonJournal
 from core.pipeline_service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
+from core.stage_engine import StageEngine
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
+from storage.dependencies import SqliteDependencyStore
+from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
 
@@ -77,12 +88,15 @@ class Orch:
     notifier: TelegramNotifier
     services: Services
     lessons: LessonJournal
+    deps: DependencyService
+    engine: StageEngine
+    loop: JobLoop
     plane: PlaneSync | None
     supervisor: Supervisor
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
-    """Open the database and build every service; nothing talks to Telegram yet."""
+    """Open the database and build every service; nothing talks to the outside yet."""
     db = await Database.open(settings.db_path)
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
@@ -92,20 +106,59 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
                          rate_limiter=settings.telegram_rate_limiter)
     codec = ButtonCodec(settings.telegram_token)
-    notifier = TelegramNotifier(
+    notifier = _notifier(settings, clock, db, tasks, app, codec)
+    hub.subscribe(notifier)
+    journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
+    deps = DependencyService(
+        SqliteDependencyStore(db), pipeline, hub, clock, enabled=settings.task_deps_enabled,
+        on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
+        on_waits_changed=notifier.refresh)
+    engine, loop = _work(settings, clock, db, pipeline, journal, deps)
+    hub.subscribe(engine)
+    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
+    install_handlers(app, services)
+    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
+             if plane_configured(settings) else None)
+    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, plane, Supervisor())
+
+
+def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
+              app: Application, codec: ButtonCodec) -> TelegramNotifier:
+    return TelegramNotifier(
         bot=app.bot, chat_id=settings.telegram_chat_id, tasks=tasks, cards=CardStore(db),
         cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
         budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
-    hub.subscribe(notifier)
-    journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
-    queue.add_source(notifier)
-    queue.add_source(journal)
-    services = Services(settings, clock, pipeline, queue, notifier, codec, journal)
-    install_handlers(app, services)
-    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue)
-             if plane_configured(settings) else None)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, plane, Supervisor())
+
+
+def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
+          journal: LessonJournal, deps: DependencyService) -> tuple[StageEngine, JobLoop]:
+    """The stage engine and the job loop that feeds it agent runs."""
+    jobs = SqliteJobStore(db)
+    engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
+                         on_gate_failure=journal.on_gate_failure,
+                         on_retries_spent=journal.on_retries_spent)
+    worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
+    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
+                   runner=SubprocessAgentRunner(clock), worktrees=worktrees,
+                   settings=settings, clock=clock, deps=deps)
+    return engine, loop
+
+
+def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
+             deps: DependencyService, jobs: JobQueueView) -> None:
+    """What /queue and the cards show beyond the tasks themselves."""
+    for source in (jobs, notifier, journal):
+        queue.add_source(source)
+    queue.add_explainer(jobs)
+    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
+    notifier.add_card_note(deps.card_note)
+
+
+def _cycle_alert(cycle: DependencyCycle) -> str:
+    return (f"🔁 Dependency cycle: {html.escape(cycle.spelled)}. Every task on it is "
+            f"blocked until someone removes a dependency (/undepend).")
 
 
 @asynccontextmanager
@@ -119,6 +172,8 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             await orch.notifier.resume()
             orch.supervisor.spawn(orch.notifier.run(), "notifier")
             await orch.app.start()
+            if settings.jobs_enabled:
+                orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
             _start_plane(orch)
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)

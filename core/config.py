@@ -18,7 +18,8 @@ from core.pipeline import DEFAULT_STAGES, DONE, QUEUED, Pipeline, StageSpec
 T = TypeVar("T")
 
 SECRET_FIELDS = frozenset(
-    {"telegram_token", "plane_api_token", "plane_webhook_secret", "gitea_token", "api_token"}
+    {"telegram_token", "plane_api_token", "plane_webhook_secret", "gitea_token", "api_token",
+     "repo_remotes"}  # remote URLs may carry credentials
 )
 
 DEFAULT_STATE_NAMES: Mapping[str, str] = {
@@ -73,10 +74,15 @@ class Settings:
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(DEFAULT_STAGES))
     agents: Mapping[str, AgentCommand] = field(default_factory=dict)
     repos_dir: str = "repos"
+    # repo name → git remote URL (ORCH_CONFIG [repos]); a repo without one gets a local
+    # repository under repos_dir, which is what the sandbox uses
+    repo_remotes: Mapping[str, str] = field(default_factory=dict)
     max_concurrency: int = 2
     per_repo_concurrency: int | None = None
     transient_max_attempts: int = 3
     run_stale_after_s: float = 3600.0
+    job_poll_interval_s: float = 5.0
+    jobs_enabled: bool = True  # false: orch tracks and talks, but runs no agents
     premerge_rebase_always: bool = True
     task_deps_enabled: bool = True
     coverage_threshold: float = 80.0
@@ -143,6 +149,7 @@ class Settings:
             premerge_rebase_always=env.parse(
                 "ORCH_PREMERGE_REBASE_ALWAYS", _bool, "true or false", True
             ),
+            jobs_enabled=env.parse("ORCH_JOBS_ENABLED", _bool, "true or false", True),
             task_deps_enabled=env.parse("ORCH_TASK_DEPS_ENABLED", _bool, "true or false", True),
             coverage_threshold=env.parse(
                 "ORCH_COVERAGE_THRESHOLD", _seconds, "a percentage >= 0", 80.0
@@ -194,6 +201,12 @@ def parse_config_document(data: Mapping[str, Any]) -> dict[str, Any]:
         result["agents"] = {
             role: _agent_from(role, spec) for role, spec in _table(agents, "agents").items()
         }
+    repos = data.get("repos")
+    if repos is not None:
+        table = _table(repos, "repos")
+        if not all(isinstance(v, str) and v for v in table.values()):
+            raise ConfigError("ORCH_CONFIG", "repos as a table of repo = remote URL strings")
+        result["repo_remotes"] = dict(table)
     plane = data.get("plane")
     if plane is not None:
         result["plane_options"] = {k: v for k, v in _table(plane, "plane").items()

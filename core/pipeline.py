@@ -139,8 +139,9 @@ DEFAULT_STAGES: tuple[StageSpec, ...] = (
     StageSpec("development", role="developer"),
     StageSpec("review", role="reviewer", gates=("review_approved",), rollback_to="development"),
     StageSpec("testing", role="tester", gates=("tests_passed",), rollback_to="development"),
-    StageSpec("merge"),
-    StageSpec("deploy", role="deployer", gates=(HUMAN_APPROVAL,)),
+    # a person approves the deploy: the task waits in merge until someone presses Approve
+    StageSpec("merge", gates=(HUMAN_APPROVAL,)),
+    StageSpec("deploy", role="deployer"),
     StageSpec(DONE),
 )
 

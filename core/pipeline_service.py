@@ -88,11 +88,15 @@ class PipelineService:
         expected_version: int | None = None,
         reason: str | None = None,
     ) -> Task:
-        """Approve a task waiting for a human in a stage that needs one: it moves on."""
+        """A person's approval. `queued` moves on at once; in a stage whose gates need a
+        person, the approval is recorded in place (kind APPROVED, same stage) and the
+        stage engine moves the task on once the stage's work and other gates are done."""
         task = await self._current(task_id, expected_version)
         if not self._needs_approval(task):
             raise IllegalTransition(f"{task.key} is in {task.stage} and needs no approval.")
-        return await self._advance(task, actor, reason, approved=True)
+        if task.stage == QUEUED:
+            return await self._advance(task, actor, reason, approved=True)
+        return await self._record(task, ChangeKind.APPROVED, actor, reason)
 
     async def advance(
         self,
@@ -193,6 +197,12 @@ class PipelineService:
             raise StaleVersion(f"{task.key} has changed since (now version {task.version}).")
         return task
 
+    async def _record(self, task: Task, kind: ChangeKind, actor: Actor,
+                      reason: str | None) -> Task:
+        """A change that keeps the stage (an approval in place): new version, one event."""
+        change = TaskChange(stage=task.stage, blocked_from=task.blocked_from, reason=task.reason)
+        return await self._write(task, change, EventDraft(str(actor), kind, reason))
+
     async def _move(
         self,
         task: Task,
@@ -207,9 +217,11 @@ class PipelineService:
         if not self.pipeline.permits(task.stage, target, move):
             raise IllegalTransition(f"{task.key} cannot go from {task.stage} to {target}.")
         change = TaskChange(stage=target, blocked_from=blocked_from, reason=reason)
+        return await self._write(task, change, EventDraft(str(actor), kind, reason))
+
+    async def _write(self, task: Task, change: TaskChange, event: EventDraft) -> Task:
         applied = await self.store.compare_and_set(
-            task.id, task.version, change, EventDraft(str(actor), kind, reason), self._clock.now()
-        )
+            task.id, task.version, change, event, self._clock.now())
         if applied is None:
             raise StaleVersion(f"{task.key} was changed by someone else just now.")
         self._publish(applied)

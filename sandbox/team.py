@@ -32,6 +32,8 @@ def sandbox_settings(url: str, db_path: Path, **overrides: object) -> Settings:
         "approvers": frozenset({LEAD}), "telegram_api_url": url, "db_path": str(db_path),
         # PTB's limiter waits in real seconds; the manual clock drives our own budget.
         "telegram_rate_limiter": False,
+        # chat-only scenarios: tasks stay where people put them; agents are opted into
+        "jobs_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

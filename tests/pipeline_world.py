@@ -16,8 +16,8 @@ from core.clock import ManualClock
 from core.config import AgentCommand, Settings
 from core.dependencies import DependencyService
 from core.job_loop import JobLoop
-from core.jobs import ClaimLimits, Job, RetryPolicy
-from core.pipeline import DEFAULT_PIPELINE
+from core.jobs import Claim, ClaimLimits, Job, RetryPolicy
+from core.pipeline import DEFAULT_PIPELINE, Pipeline
 from core.pipeline_service import PipelineService
 from core.ports import NotifierHub
 from core.stage_engine import StageEngine
@@ -53,11 +53,12 @@ class World:
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     runner: ScriptedRunner = field(default_factory=ScriptedRunner)
     lessons: RecordingLessons = field(default_factory=RecordingLessons)
+    flow: Pipeline = DEFAULT_PIPELINE
 
     def __post_init__(self) -> None:
         self.tasks = InMemoryTaskStore()
         self.hub = NotifierHub()
-        self.pipeline = PipelineService(self.tasks, DEFAULT_PIPELINE, self.clock, self.hub)
+        self.pipeline = PipelineService(self.tasks, self.flow, self.clock, self.hub)
         self.dep_store = InMemoryDependencyStore(self.tasks)
         self.jobs = InMemoryJobStore(self.tasks, self.dep_store)
         self.deps = DependencyService(self.dep_store, self.pipeline, self.hub, self.clock,
@@ -83,6 +84,10 @@ class World:
         task = await self.pipeline.create(repo, title, LEAD)
         return await self.pipeline.approve(task.id, LEAD)
 
+    async def approve(self, task_id: int) -> Task:
+        """A person presses Approve (in merge: recorded in place, the engine moves on)."""
+        return await self.pipeline.approve(task_id, LEAD)
+
     async def task(self, task_id: int) -> Task:
         return await self.pipeline.get(task_id)
 
@@ -92,9 +97,17 @@ class World:
     async def finish_open_job(self, task: Task, outcome: RunOutcome = RunOutcome.SUCCEEDED,
                               **structured: Any) -> None:
         """Claim the task's job directly (no loop) and end its run with `outcome`."""
+        await self.finish(await self.claim_open_job(task), outcome, **structured)
+
+    async def claim_open_job(self, task: Task) -> Claim:
+        """Claim the task's job directly (no loop): it is running until `finish`."""
         limits = ClaimLimits(max_running=100, deps_enabled=self.settings.task_deps_enabled)
         claim = await self.jobs.claim(OWNER, self.clock.now(), limits)
         assert claim is not None and claim.job.task_id == task.id, claim
+        return claim
+
+    async def finish(self, claim: Claim, outcome: RunOutcome = RunOutcome.SUCCEEDED,
+                     **structured: Any) -> None:
         error = None if outcome is RunOutcome.SUCCEEDED else f"{outcome} on purpose"
         result = AgentResult(outcome, 0, 1.0, error, self.tmp / "run.log", structured)
         await self.engine.finish(claim, result)
@@ -103,4 +116,7 @@ class World:
         return [e.kind for e, t in self.notifier.published if task is None or t.id == task.id]
 
     def stages(self, task: Task) -> list[str]:
-        return [e.to_stage for e, t in self.notifier.published if t.id == task.id]
+        """The stages the task entered, in order (changes in place, e.g. an approval
+        recorded in merge, are not moves and are left out)."""
+        return [e.to_stage for e, t in self.notifier.published
+                if t.id == task.id and e.stage_changed]

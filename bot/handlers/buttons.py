@@ -1,4 +1,4 @@
-"""Task card buttons: Approve, Unblock, Cancel.
+"""Task card buttons: Approve, Unblock, Retry, Cancel.
 
 The answer to the press is the first Telegram call on every path; before it only the
 button data is checked and, for a valid press, one local compare-and-set is made, so
@@ -65,6 +65,8 @@ async def _dispatch(services: Services, data: ButtonData, actor: Actor) -> Task:
             return await pipeline.approve(task_id, actor, expected_version=version)
         case Action.UNBLOCK:
             return await pipeline.unblock(task_id, actor, expected_version=version)
+        case Action.RETRY:
+            return await services.engine.retry(task_id, actor, expected_version=version)
         case Action.CANCEL:
             return await pipeline.cancel(task_id, actor, "cancelled from the chat",
                                          expected_version=version)

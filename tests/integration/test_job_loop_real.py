@@ -110,11 +110,13 @@ async def test_sandbox_agents_take_a_task_through_the_pipeline(
     task = await orch.approved("Add retry [bad-review] [flaky-deploy]")
 
     await orch.loop.settle()
+    assert (await orch.task(task.id)).stage == "merge"  # waits for a person to approve
+    assert await orch.jobs.latest_job(task.id, "deploy") is None  # nothing deployed yet
+    await orch.pipeline.approve(task.id, LEAD)
+    await orch.loop.settle()
     waiting = await orch.task(task.id)
     assert waiting.stage == "deploy"  # the deployer asked for a retry: backoff
     clock.advance(3600)
-    await orch.loop.settle()
-    await orch.pipeline.approve(task.id, LEAD)
     await orch.loop.settle()
 
     assert (await orch.task(task.id)).stage == DONE
@@ -141,7 +143,7 @@ async def test_a_chain_of_dependencies_releases_each_task_once(orch: Orch) -> No
 
     for task in (a, b, c):
         await orch.loop.settle()
-        assert (await orch.task(task.id)).stage == "deploy"
+        assert (await orch.task(task.id)).stage == "merge"  # waits for approval
         await orch.pipeline.approve(task.id, LEAD)
     await orch.loop.settle()
 
@@ -218,5 +220,6 @@ async def _runs_after(path: Path, task: Task) -> list[tuple[int, str, str | None
         stage = await db.fetch_one("SELECT stage FROM tasks WHERE id = ?", (task.id,))
     finally:
         await db.close()
-    assert stage is not None and stage[0] == "deploy"  # the job completed and moved on
+    # the job completed and the task moved on, to wait for approval in merge
+    assert stage is not None and stage[0] == "merge"
     return [(r[0], r[1], r[2]) for r in rows]

@@ -76,9 +76,11 @@ async def test_the_last_dependency_done_releases_the_task_once(world: World) -> 
     await world.deps.declare(b.key, a.key)
 
     await world.loop.settle()
-    await world.pipeline.approve(a.id, LEAD)  # deploy needs a person
+    assert [(await world.task(t.id)).stage for t in (a, b)] == ["merge", "development"]
+    await world.approve(a.id)  # a person approves the deploy, in merge
     await world.loop.settle()
-    await world.pipeline.approve(b.id, LEAD)
+    assert (await world.task(b.id)).stage == "merge"
+    await world.approve(b.id)
     await world.loop.settle()
 
     assert (await world.task(a.id)).stage == DONE
@@ -95,12 +97,19 @@ async def test_a_full_run_through_the_pipeline(world: World) -> None:
     task = await world.approved()
 
     await world.loop.settle()
-    await world.pipeline.approve(task.id, LEAD)
+    waiting = await world.task(task.id)
+    assert waiting.stage == "merge"  # the deploy waits for a person; nobody works in merge
+    assert world.runner.roles() == ["developer", "reviewer", "tester"]
+    assert await world.open_job(waiting) is None
+    assert (await world.loop.run_once()).quiet
+
+    await world.approve(task.id)
     await world.loop.settle()
 
     assert world.runner.roles() == ["developer", "reviewer", "tester", "deployer"]
     assert world.stages(task) == [
         "queued", "development", "review", "testing", "merge", "deploy", "done"]
+    assert world.kinds(task)[-3:] == [ChangeKind.APPROVED, ChangeKind.ADVANCED, ChangeKind.DONE]
 
 
 async def test_a_worktree_that_cannot_be_made_is_a_transient_failure(world: World) -> None:

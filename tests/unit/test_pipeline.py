@@ -91,7 +91,7 @@ def test_default_pipeline_order_and_approvals() -> None:
         QUEUED, "development", "review", "testing", "merge", "deploy", DONE,
     )  # fmt: skip
     approvals = [s.name for s in DEFAULT_PIPELINE.stages if s.needs_approval]
-    assert approvals == [QUEUED, "deploy"]
+    assert approvals == [QUEUED, "merge"]
 
 
 @pytest.mark.parametrize("terminal", [DONE, CANCELLED])

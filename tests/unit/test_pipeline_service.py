@@ -129,20 +129,33 @@ async def test_approve_in_development_is_refused_and_changes_nothing(
     assert len(notifier.published) == published
 
 
-async def test_advancing_into_deploy_asks_for_approval(service: PipelineService) -> None:
-    task = await task_in(service, "merge")
+async def test_advancing_into_merge_asks_for_approval(service: PipelineService) -> None:
+    task = await task_in(service, "testing")
 
     await service.advance(task.id, SYSTEM)
 
     [*_, event] = await service.history(task.id)
-    assert (event.to_stage, event.kind) == ("deploy", ChangeKind.NEEDS_APPROVAL)
+    assert (event.to_stage, event.kind) == ("merge", ChangeKind.NEEDS_APPROVAL)
 
 
-@pytest.mark.parametrize("how", ["approve", "advance"])
-async def test_leaving_deploy_is_done(service: PipelineService, how: str) -> None:
+async def test_approval_in_a_gated_stage_is_recorded_in_place(
+    service: PipelineService, notifier: RecordingNotifier
+) -> None:
+    task = await task_in(service, "merge")
+
+    approved = await service.approve(task.id, ALICE)
+
+    [*_, event] = await service.history(task.id)
+    assert approved.stage == "merge" and approved.version == task.version + 1
+    assert (event.from_stage, event.to_stage, event.kind) == ("merge", "merge",
+                                                              ChangeKind.APPROVED)
+    assert notifier.published[-1][0] == event
+
+
+async def test_leaving_deploy_is_done(service: PipelineService) -> None:
     task = await task_in(service, "deploy")
 
-    moved = await getattr(service, how)(task.id, ALICE)
+    moved = await service.advance(task.id, ALICE)
 
     [*_, event] = await service.history(task.id)
     assert (moved.stage, event.kind) == (DONE, ChangeKind.DONE)

@@ -10,7 +10,7 @@ import pytest
 from core.agents import RunOutcome
 from core.errors import ConfigError, IllegalTransition
 from core.jobs import Failure, JobStatus
-from core.pipeline import BLOCKED, DONE, Pipeline, StageSpec
+from core.pipeline import BLOCKED, DONE, HUMAN_APPROVAL, Pipeline, StageSpec
 from core.pipeline_service import PipelineService
 from core.stage_engine import StageEngine
 from core.tasks import ChangeKind
@@ -109,11 +109,37 @@ async def test_a_succeeded_job_advances_and_the_next_role_is_queued(world: World
     assert job is not None and (job.stage, job.role) == ("review", "reviewer")
 
 
-async def test_merge_has_no_role_and_is_passed_through(world: World) -> None:
-    task_id = await at_stage(world, "deploy", **GOOD)
+async def test_merge_has_no_role_and_waits_for_approval_then_deploy_runs(
+        world: World) -> None:
+    task_id = await at_stage(world, "merge", **GOOD)
+    task = await world.task(task_id)
+    assert world.kinds(task)[-1] is ChangeKind.NEEDS_APPROVAL
+    assert await world.open_job(task) is None  # nobody works in merge
+    assert await world.jobs.latest_job(task_id, "merge") is None
 
-    stages = world.stages(await world.task(task_id))
-    assert stages[-2:] == ["merge", "deploy"]
+    await world.engine.sync_all()
+    await world.engine.drain()
+    assert (await world.task(task_id)) == task  # waiting changes nothing
+
+    approved = await world.approve(task_id)
+    assert (approved.stage, approved.version) == ("merge", task.version + 1)  # in place
+    await world.engine.drain()
+
+    task = await world.task(task_id)
+    job = await world.open_job(task)
+    assert task.stage == "deploy"
+    assert job is not None and (job.stage, job.role, job.status) == (
+        "deploy", "deployer", JobStatus.QUEUED)
+    assert world.kinds(task)[-2:] == [ChangeKind.APPROVED, ChangeKind.ADVANCED]
+
+    await world.finish_open_job(task)
+    await world.engine.drain()
+
+    task = await world.task(task_id)
+    assert task.stage == DONE
+    assert world.stages(task)[-3:] == ["merge", "deploy", "done"]
+    deploy = await world.jobs.latest_job(task_id, "deploy")
+    assert deploy is not None and deploy.status is JobStatus.SUCCEEDED
 
 
 async def test_a_failing_gate_rolls_back_with_its_reason_for_the_next_job(world: World) -> None:
@@ -156,18 +182,98 @@ async def test_a_failing_hook_never_breaks_the_engine(world: World) -> None:
     assert len(world.lessons.gate_failures) == 1
 
 
-async def test_deploy_waits_for_approval_after_its_job_and_approve_finishes(
-        world: World) -> None:
-    task_id = await at_stage(world, "deploy", **GOOD)
+# A stage with both a role and a person's approval (not in the default pipeline).
+GUARDED = Pipeline((
+    StageSpec("queued"),
+    StageSpec("development", role="developer"),
+    StageSpec("deploy", role="deployer", gates=(HUMAN_APPROVAL,), rollback_to="development"),
+    StageSpec("done"),
+))
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> World:
+    return World(tmp_path, flow=GUARDED)
+
+
+async def test_a_stage_with_a_role_and_approval_waits_after_its_job(guarded: World) -> None:
+    world = guarded
+    task_id = await at_stage(world, "deploy")
+    assert world.kinds(await world.task(task_id))[-1] is ChangeKind.NEEDS_APPROVAL
     await world.finish_open_job(await world.task(task_id))
     await world.engine.drain()
-    assert (await world.task(task_id)).stage == "deploy"
+    await world.engine.sync_all()
 
-    await world.pipeline.approve(task_id, LEAD)
+    task = await world.task(task_id)
+    job = await world.jobs.latest_job(task_id, "deploy")
+    assert task.stage == "deploy"
+    assert job is not None and job.status is JobStatus.SUCCEEDED
+    assert await world.open_job(task) is None  # the job is not run again while waiting
+
+    await world.approve(task_id)
     await world.engine.drain()
 
+    task = await world.task(task_id)
+    assert task.stage == DONE
+    assert world.kinds(task)[-2:] == [ChangeKind.APPROVED, ChangeKind.DONE]
+    assert await world.jobs.latest_job(task_id, "deploy") == job  # still that one job
+
+
+@pytest.mark.parametrize("job_state", ["queued", "running"])
+async def test_an_approval_before_the_job_finished_does_not_skip_the_job(
+        guarded: World, job_state: str) -> None:
+    world = guarded
+    task_id = await at_stage(world, "deploy")
+    task = await world.task(task_id)
+    job = await world.open_job(task)
+    assert job is not None and job.role == "deployer"
+    claim = await world.claim_open_job(task) if job_state == "running" else None
+
+    approved = await world.approve(task_id)
+    await world.engine.drain()
+    await world.engine.sync_all()
+
+    task = await world.task(task_id)
+    assert (task.stage, task.version) == ("deploy", approved.version)  # the job comes first
+    waiting = await world.open_job(task)
+    assert waiting is not None and waiting.id == job.id
+    assert waiting.status is (JobStatus.RUNNING if claim else JobStatus.QUEUED)
+    assert world.kinds(task)[-1] is ChangeKind.APPROVED
+
+    if claim is None:
+        await world.finish_open_job(task)
+    else:
+        await world.finish(claim)
+    await world.engine.drain()
+
+    task = await world.task(task_id)
+    assert task.stage == DONE  # the approval given early still counts, once the job is done
+    finished = await world.jobs.latest_job(task_id, "deploy")
+    assert finished is not None and (finished.id, finished.status) == (job.id, JobStatus.SUCCEEDED)
+    assert len(await world.jobs.runs_of(job.id)) == 1
+    assert world.kinds(task)[-2:] == [ChangeKind.APPROVED, ChangeKind.DONE]
+
+
+async def test_an_approval_does_not_outlive_its_stay_in_the_stage(guarded: World) -> None:
+    world = guarded
+    task_id = await at_stage(world, "deploy")
+    await world.approve(task_id)
+    await world.engine.drain()
+    await world.finish_open_job(await world.task(task_id), RunOutcome.FAILED)
+    await world.engine.drain()
+    assert (await world.task(task_id)).stage == "development"  # rolled back
+
+    await world.finish_open_job(await world.task(task_id))
+    await world.engine.drain()
+    await world.finish_open_job(await world.task(task_id))
+    await world.engine.drain()
+
+    task = await world.task(task_id)
+    assert task.stage == "deploy"  # back again, the job done: it waits for a new approval
+    assert await world.open_job(task) is None
+    await world.approve(task_id)
+    await world.engine.drain()
     assert (await world.task(task_id)).stage == DONE
-    assert world.kinds()[-1] is ChangeKind.DONE
 
 
 # --- failures -----------------------------------------------------------------------
@@ -254,7 +360,7 @@ async def test_blocking_by_hand_withdraws_the_queued_job(world: World) -> None:
 # --- idempotence --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", ["development", "review", "deploy", "blocked"])
+@pytest.mark.parametrize("stage", ["development", "review", "merge", "blocked"])
 async def test_syncing_an_unchanged_task_changes_and_tells_nothing(
         world: World, stage: str) -> None:
     if stage == "blocked":
@@ -264,9 +370,7 @@ async def test_syncing_an_unchanged_task_changes_and_tells_nothing(
         task_id = task.id
     else:
         task_id = await at_stage(world, stage, **GOOD)
-    if stage == "deploy":  # the job done, waiting for a person
-        await world.finish_open_job(await world.task(task_id))
-    await world.engine.drain()
+    await world.engine.drain()  # in merge: no job, waiting for a person
     before = (await world.task(task_id), len(world.notifier.published),
               await world.jobs.latest_job(task_id, stage), len(world.jobs._jobs))
 
@@ -280,12 +384,24 @@ async def test_syncing_an_unchanged_task_changes_and_tells_nothing(
 
 
 async def test_a_whole_task_flows_to_done_with_one_event_per_move(world: World) -> None:
-    task_id = await at_stage(world, "deploy", **GOOD)
-    await world.finish_open_job(await world.task(task_id))
+    task_id = await at_stage(world, "merge", **GOOD)
+    await world.approve(task_id)
     await world.engine.drain()
-    await world.pipeline.approve(task_id, LEAD)
+    await world.finish_open_job(await world.task(task_id))
     await world.engine.drain()
 
     task = await world.task(task_id)
+    trail = [(e.kind, e.from_stage, e.to_stage)
+             for e, t in world.notifier.published if t.id == task.id]
+    assert trail == [
+        (ChangeKind.CREATED, None, "queued"),
+        (ChangeKind.APPROVED, "queued", "development"),
+        (ChangeKind.ADVANCED, "development", "review"),
+        (ChangeKind.ADVANCED, "review", "testing"),
+        (ChangeKind.NEEDS_APPROVAL, "testing", "merge"),
+        (ChangeKind.APPROVED, "merge", "merge"),  # recorded in place
+        (ChangeKind.ADVANCED, "merge", "deploy"),
+        (ChangeKind.DONE, "deploy", "done"),
+    ]
     assert world.stages(task) == [
         "queued", "development", "review", "testing", "merge", "deploy", "done"]
