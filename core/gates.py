@@ -7,9 +7,9 @@ rolls the task back to the stage's `rollback_to`, except the gates in `WAITING_G
 they are not failures but something the task waits for (a person's approval).
 
 `human_approval` passes on an approval recorded in the stage (an APPROVED event that
-does not move the task, written after the stage was entered). Today's Approve button
-moves the task on by itself (PipelineService.approve), so in practice the gate makes
-the task wait, with the Approve button on its card, until a person presses it.
+does not move the task, written after the stage was entered): PipelineService.approve
+records exactly that outside `queued`, so the task waits with the Approve button on its
+card, and an approval pressed before the stage's work is done never skips that work.
 """
 
 from __future__ import annotations

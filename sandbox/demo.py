@@ -1,8 +1,16 @@
 """`orch demo`: a short scripted morning of a team, against the local sandbox.
 
-Starts the Telegram emulator on 127.0.0.1, runs orch against it with a throwaway
-SQLite file and a manual clock (so the morning takes seconds), plays the script and
-prints the group chat as a person would read it, then a one-line summary.
+Starts the Telegram and Plane emulators on 127.0.0.1, runs orch against them with a
+throwaway SQLite file, throwaway git repositories and a manual clock (so the morning
+takes seconds), plays three acts and prints the group chat as a person reads it, then
+a one-line summary:
+
+1. the chat: tasks made by hand, approved, blocked and unblocked, cancelled, a stale
+   button, an outsider refused;
+2. Plane: items filed and moved by people in the tracker reach the group as cards;
+3. the pipeline at work: script agents develop, review, test and deploy in real git
+   worktrees; a failing test gate rolls a task back and leaves a lesson; a dependency
+   is released once; the lesson is read with /lessons and closed with a button.
 """
 
 from __future__ import annotations
@@ -12,15 +20,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.runtime import running
+from bot.runtime import Orch, running
 from core.clock import ManualClock
 from core.tasks import Actor
-from sandbox.team import DEV, GROUP, LEAD, OUTSIDE, Team, sandbox_settings
+from sandbox.demo_acts import agents_at_work, chat_morning, plane_act
+from sandbox.plane import PlaneEmulator, serve_emulator
+from sandbox.plane_team import seed_team_project
+from sandbox.team import DEV, GROUP, LEAD, OUTSIDE, Team, sandbox_agents, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
 from sandbox.transcript import Transcript
 
 NAMES = {LEAD: "lead", DEV: "dev"}
 AGENT = Actor("engine", "", "the pipeline")
+PLANE_KEY = "plane_api_demo_key"
+PLANE_PROJECT = "WEB"
 
 
 async def run_demo(*, quiet: bool = False) -> int:
@@ -31,13 +44,16 @@ async def run_demo(*, quiet: bool = False) -> int:
     emu = TelegramEmulator(clock=clock)
     emu.create_chat(GROUP, "supergroup", "Team")
     emu.create_chat(OUTSIDE, "group", "Somebody else's group")
+    plane = PlaneEmulator(clock, PLANE_KEY, "acme")
+    seed_team_project(plane, PLANE_PROJECT, "Web app")
     with tempfile.TemporaryDirectory(prefix="orch-demo-") as folder:
-        async with emu.serve() as url:
-            settings = sandbox_settings(url, Path(folder) / "orch.db")
+        async with emu.serve() as url, serve_emulator(plane) as plane_url:
+            settings = sandbox_settings(
+                url, Path(folder) / "orch.db", repos_dir=str(Path(folder) / "repos"),
+                agents=sandbox_agents(), plane_api_url=plane_url, plane_api_token=PLANE_KEY,
+                plane_workspace_slug="acme", reconcile_interval_s=0.0)
             async with running(settings, clock, poll_timeout=1) as orch:
-                team = Team(emu, orch, clock, dict(NAMES))
-                transcript = Transcript(clock, dict(NAMES))
-                checks = await morning(team, transcript)
+                checks, transcript = await _play(orch, emu, plane, clock)
     if not quiet:
         print(transcript.render())
     stats = emu.stats()["totals"]
@@ -47,51 +63,11 @@ async def run_demo(*, quiet: bool = False) -> int:
     return 0 if all(checks) else 1
 
 
-async def morning(team: Team, out: Transcript) -> list[bool]:
-    """The script; returns one bool per expectation it checks along the way."""
-    checks: list[bool] = []
-
-    async def step(minutes: float = 1) -> None:
-        team.clock.advance(minutes * 60)
-        await team.settle()
-        out.look(team.group())
-
-    out.note("— 09:00, the team opens the group —")
-    await team.say("/new api Add retry to the webhook sender")
-    await team.say("/new web Dark mode toggle")
-    await team.say("/new api Rotate the signing keys")
-    await step()
-    one = await team.card("ORCH-1")
-    answer = await team.press(one["message_id"], team.buttons(one)["Approve"])
-    out.pressed(LEAD, "Approve", "ORCH-1", answer)
-    await step()
-    two = await team.card("ORCH-2")
-    answer = await team.press(two["message_id"], team.buttons(two)["Approve"], user=DEV)
-    out.pressed(DEV, "Approve", "ORCH-2", answer)
-    checks.append((await team.orch.pipeline.find("ORCH-2")).stage == "queued")
-    answer = await team.press(two["message_id"], team.buttons(two)["Approve"])
-    out.pressed(LEAD, "Approve", "ORCH-2", answer)
-    await step(5)
-    task = await team.orch.pipeline.find("ORCH-2")
-    await team.orch.pipeline.block(task.id, AGENT, "agent timed out 3 of 3 tries")
-    await step(2)
-    two = await team.card("ORCH-2")
-    answer = await team.press(two["message_id"], team.buttons(two)["Unblock"])
-    out.pressed(LEAD, "Unblock", "ORCH-2", answer)
-    checks.append((await team.orch.pipeline.find("ORCH-2")).stage == "development")
-    await step()
-    answer = await team.press(one["message_id"], team.buttons(one)["Approve"])
-    out.pressed(LEAD, "Approve (an old card)", "ORCH-1", answer)
-    checks.append("out of date" in answer.get("text", ""))
-    three = await team.card("ORCH-3")
-    answer = await team.press(three["message_id"], team.buttons(three)["Cancel"])
-    out.pressed(LEAD, "Cancel", "ORCH-3", answer)
-    checks.append((await team.orch.pipeline.find("ORCH-3")).stage == "cancelled")
-    await step()
-    refusal = await team.say("/queue", chat=OUTSIDE, user=DEV)
-    out.note(f"(in another group) dev: /queue → orch: {refusal['plain_text']}")
-    checks.append("one team group" in refusal["plain_text"])
-    await team.say("/queue")
-    await step()
-    checks.append(team.emu.stats()["totals"]["rate_limited"] == 0)
-    return checks
+async def _play(orch: Orch, emu: TelegramEmulator, plane: PlaneEmulator,
+                clock: ManualClock) -> tuple[list[bool], Transcript]:
+    team = Team(emu, orch, clock, dict(NAMES))
+    transcript = Transcript(clock, dict(NAMES))
+    checks = await chat_morning(team, transcript, AGENT)
+    checks += await plane_act(team, transcript, plane, PLANE_PROJECT)
+    checks += await agents_at_work(team, transcript)
+    return checks, transcript

@@ -8,13 +8,14 @@ needs, and repeats until nothing is pending. Nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.runtime import Orch
 from core.clock import ManualClock
-from core.config import Settings
+from core.config import AgentCommand, Settings
 from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
 
 GROUP = -1001000
@@ -23,6 +24,16 @@ LEAD = 501
 DEV = 502
 WAIT_S = 10.0
 HUMAN_PACE_S = 1.5
+
+
+AGENTS_DIR = Path(__file__).parent / "agents"
+
+
+def sandbox_agents() -> dict[str, AgentCommand]:
+    """The script agents shipped in sandbox/agents, one per role, runnable anywhere."""
+    return {role: AgentCommand((sys.executable, str(AGENTS_DIR / f"{role}.py"),
+                                "{prompt_file}"), timeout_s=60.0)
+            for role in ("developer", "reviewer", "tester", "deployer")}
 
 
 def sandbox_settings(url: str, db_path: Path, **overrides: object) -> Settings:

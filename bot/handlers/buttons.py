@@ -16,6 +16,7 @@ from bot.auth import NOT_APPROVER, is_approver
 from bot.callbacks import Action, BadButtonData, ButtonData, Namespace
 from bot.context import Services, actor_of
 from core.errors import DomainError, IllegalTransition, StaleVersion
+from core.pipeline import QUEUED
 from core.tasks import Actor, Task
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ async def _apply(services: Services, query: CallbackQuery, data: ButtonData) -> 
     except DomainError as exc:
         services.notifier.refresh(data.object_id)
         return str(exc)[:200]
+    if data.action is Action.APPROVE and task.stage != QUEUED and task.stage in (
+            services.pipeline.pipeline.active):
+        return f"Approved: {task.key} moves on from {task.stage} once its work is done."
     return f"{task.key}: {task.stage}."
 
 
