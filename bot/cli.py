@@ -73,7 +73,8 @@ async def doctor(settings: Settings) -> int:
     """Print the resolved configuration and check the database and the token."""
     for name, value in settings.masked().items():
         print(f"{name:28} {value}")
-    checks = [await _check_database(settings), await _check_telegram(settings)]
+    checks = [await _check_database(settings), await _check_telegram(settings),
+              await _check_plane(settings)]
     return 0 if all(checks) else 1
 
 
@@ -110,6 +111,35 @@ async def _check_telegram(settings: Settings) -> bool:
     print(f"telegram: ok (@{me.username})")
     return True
 
+
+
+async def _check_plane(settings: Settings) -> bool:
+    """Reach Plane, and name every configured state that a followed project lacks."""
+    from bot.plane_sync import plane_configured
+    from core.clock import SystemClock
+    from core.integrations.plane import PlaneClient
+    from core.states_cache import StatesCache
+
+    if not plane_configured(settings):
+        print("plane: not configured")
+        return True
+    redact = logs.RedactSecrets(_secrets(settings)).redact
+    async with PlaneClient.from_settings(settings, SystemClock()) as client:
+        try:
+            projects = await client.projects()
+            cache = StatesCache(client, SystemClock(), names=settings.plane_state_names)
+            followed = [p for p in projects if not settings.plane_projects
+                        or p.identifier in settings.plane_projects]
+            for project in followed:
+                await cache.reload(project.id)
+        except OrchError as exc:
+            print(f"plane: FAILED ({redact(str(exc))})")
+            return False
+    for missing in cache.missing_names():
+        print(f"plane: project {missing.project_id} has no state named {missing.name!r} "
+              f"(for {missing.logical}); set [plane.states] {missing.logical} in ORCH_CONFIG")
+    print(f"plane: ok ({len(followed)} projects followed)")
+    return not cache.missing_names()
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -46,3 +46,21 @@ async def test_doctor_masks_secrets_and_checks_token_and_database(
     assert status == 0 and bad == 1
     assert DEFAULT_TOKEN not in out and "wrong-token-xyz" not in out
     assert "database: ok" in out and "telegram: ok" in out and "token was refused" in out
+
+
+async def test_doctor_names_a_configured_plane_state_that_is_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.clock import ManualClock
+    from sandbox.plane import PlaneEmulator, serve_emulator
+
+    plane = PlaneEmulator(ManualClock(), "plane-key-123456", "acme")
+    plane.add_project("WEB", "Web")  # Plane's defaults: no "Approved", no "Blocked"
+    emu = TelegramEmulator()
+    async with emu.serve() as url, serve_emulator(plane) as plane_url:
+        status = await doctor(sandbox_settings(
+            url, tmp_path / "orch.db", plane_api_url=plane_url,
+            plane_api_token="plane-key-123456", plane_workspace_slug="acme"))
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "no state named 'Approved'" in out and "plane: ok (1 projects followed)" in out
+    assert "plane-key-123456" not in out
