@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -36,23 +37,39 @@ async def serve_http(app: ASGIApp, port: int, *, host: str = "0.0.0.0") -> Async
     The default host is every interface: the server exists for webhooks and the API to
     reach it (the API is behind a token). Tests pass host="127.0.0.1" and port 0.
     """
+    async with serve_asgi(app, host, port) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *,
+                     before_shutdown: Callable[[], None] | None = None,
+                     **config: Any) -> AsyncIterator[str]:
+    """The one uvicorn-in-this-loop runner (orch's HTTP face and the sandbox emulators).
+
+    `before_shutdown` lets an app end long requests (long polls) so the graceful
+    shutdown need not wait for them; `config` overrides uvicorn.Config settings.
+    """
     sock = _bind(host, port)
-    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False,
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
-    server = _Server(config)
+    settings: dict[str, Any] = {"lifespan": "off", "log_config": None, "access_log": False,
+                                "timeout_graceful_shutdown": SHUTDOWN_GRACE_S, **config}
+    server = _Server(uvicorn.Config(app, **settings))
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http {host}:{port}")
     try:
         await _started(server, task)
         bound_host, bound_port = sock.getsockname()[:2]
         yield f"http://{bound_host}:{bound_port}"
     finally:
+        if before_shutdown is not None:
+            before_shutdown()
         server.should_exit = True
         await task
         sock.close()
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (no delayed-ACK wait)
+    # IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections; with proto 0 it
+    # skips them and every response waits ~40 ms for a delayed ACK
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
