@@ -7,6 +7,7 @@ whole entries out and saying so, never by cutting markup in half.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -110,11 +111,8 @@ def push(event: TaskEvent, task: Task) -> str:
 
 def digest(events: Sequence[TaskEvent]) -> str:
     """Many pushes folded into one message when the group's budget is spent."""
-    counts: dict[str, int] = {}
-    for event in events:
-        counts[event.kind.value.replace("_", " ")] = counts.get(
-            event.kind.value.replace("_", " "), 0) + 1
-    parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda i: -i[1]))
+    counts = Counter(event.kind.value.replace("_", " ") for event in events)
+    parts = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
     keys = list(dict.fromkeys(e.key for e in events))  # first-seen order
     shown = ", ".join(keys[:12]) + (f" and {len(keys) - 12} more" if len(keys) > 12 else "")
     return f"📦 {len(events)} updates: {esc(parts)} · {esc(shown)} · /queue"
@@ -123,13 +121,14 @@ def digest(events: Sequence[TaskEvent]) -> str:
 def queue(view: QueueView) -> str:
     """/queue within one message: fewer entries per stage until it fits."""
     for per_stage in (25, 12, 6, 3, 1, 0):
-        text = _queue_text(view, per_stage)
+        text = _queue_text(view, per_stage, view.blocks)
         if len(text) <= MESSAGE_LIMIT:
             return text
-    return _queue_text(view, 0)[: MESSAGE_LIMIT - 1]  # unreachable with sane block sizes
+    # still too long: only whole blocks may go, never half a tag
+    return _queue_text(view, 0, ()) + "\n<i>Details left out to fit one message.</i>"
 
 
-def _queue_text(view: QueueView, per_stage: int) -> str:
+def _queue_text(view: QueueView, per_stage: int, blocks: Sequence[QueueBlock]) -> str:
     header = (f"<b>Pipeline</b> · {view.active_count} active · {len(view.waiting)} waiting"
               f" · {view.blocked_count} blocked")
     lines = [header]
@@ -139,7 +138,7 @@ def _queue_text(view: QueueView, per_stage: int) -> str:
         lines.append(_stage_line(stage, entries, per_stage))
     if view.waiting:
         lines.append(_stage_line("waiting", view.waiting, per_stage))
-    for block in view.blocks:
+    for block in blocks:
         lines.extend(_block_lines(block, per_stage))
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,6 +61,6 @@ class CursorStore:
             await tx.execute(Q["set_cursor"], {"name": name, "value": value, "at": utc_iso(at)})
 
 
-def _card(row: object) -> Card:
-    return Card(row["task_id"], row["chat_id"], row["message_id"],  # type: ignore[index]
-                row["shown_version"], row["content_hash"])  # type: ignore[index]
+def _card(row: sqlite3.Row) -> Card:
+    return Card(row["task_id"], row["chat_id"], row["message_id"], row["shown_version"],
+                row["content_hash"])

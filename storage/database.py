@@ -7,6 +7,7 @@ part of it. Transactions are `BEGIN IMMEDIATE`, so a writer never upgrades a rea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -70,7 +71,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
-        self._lock = _lock()
+        self._lock = asyncio.Lock()
         self._closed = False
 
     @classmethod
@@ -187,12 +188,6 @@ def _statements(script: str) -> list[str]:
     if "".join(buffer).strip():
         statements.append("\n".join(buffer).strip())
     return statements
-
-
-def _lock() -> Any:
-    import asyncio
-
-    return asyncio.Lock()
 
 
 @asynccontextmanager

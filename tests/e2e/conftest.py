@@ -9,13 +9,8 @@ import pytest
 
 from bot.runtime import running
 from core.clock import ManualClock
-from core.config import Settings
 from sandbox.team import DEV, GROUP, OUTSIDE, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
-
-
-def team_settings(url: str, db_path: Path) -> Settings:
-    return sandbox_settings(url, db_path)
 
 
 @pytest.fixture
@@ -31,6 +26,6 @@ def emulator(clock: ManualClock) -> TelegramEmulator:
 async def team(emulator: TelegramEmulator, clock: ManualClock, tmp_path: Path,
                ) -> AsyncIterator[Team]:
     async with emulator.serve() as url:
-        async with running(team_settings(url, tmp_path / "orch.db"), clock,
+        async with running(sandbox_settings(url, tmp_path / "orch.db"), clock,
                            poll_timeout=1) as orch:
             yield Team(emulator, orch, clock)

@@ -8,9 +8,8 @@ from pathlib import Path
 from bot.runtime import running
 from core.clock import ManualClock
 from core.tasks import Actor
-from sandbox.team import GROUP, Team
+from sandbox.team import GROUP, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
-from tests.e2e.conftest import team_settings
 
 LEAD = Actor("telegram", "501", "@lead")
 SENDS = ("sendMessage", "editMessageText")
@@ -57,17 +56,17 @@ async def test_restart_loses_nothing_and_resends_nothing(
         emulator: TelegramEmulator, clock: ManualClock, tmp_path: Path) -> None:
     db = tmp_path / "orch.db"
     async with emulator.serve() as url:
-        async with running(team_settings(url, db), clock, poll_timeout=1) as orch:
+        async with running(sandbox_settings(url, db), clock, poll_timeout=1) as orch:
             team = Team(emulator, orch, clock)
             await make_changes(team, tasks=3, changes=12)
             # stop before the notifier had the budget to say everything
         sent_before = _sent(emulator)
-        async with running(team_settings(url, db), clock, poll_timeout=1) as orch:
+        async with running(sandbox_settings(url, db), clock, poll_timeout=1) as orch:
             team = Team(emulator, orch, clock)
             await team.settle()
             states = {t.key: t.stage for t in await orch.pipeline.open_tasks()}
             sent_after_first_settle = _sent(emulator)
-        async with running(team_settings(url, db), clock, poll_timeout=1) as orch:
+        async with running(sandbox_settings(url, db), clock, poll_timeout=1) as orch:
             team = Team(emulator, orch, clock)
             await team.settle()
             assert {t.key: t.stage for t in await orch.pipeline.open_tasks()} == states

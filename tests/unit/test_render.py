@@ -69,3 +69,13 @@ def test_digest_counts_kinds_and_names_tasks() -> None:
     text = render.digest(events)
     assert text.startswith("📦 30 updates: 30 blocked") and "18 more" in text
     assert telegram_accepts(text)
+
+
+def test_queue_leaves_whole_blocks_out_rather_than_cutting_markup() -> None:
+    blocks = tuple(QueueBlock(f"block {n}", tuple("<&>" * 200 for _ in range(5)))
+                   for n in range(12))
+    view = QueueView(NOW, (("review", (QueueEntry("ORCH-1", "t", "review",
+                                                  timedelta(minutes=1)),)),), (), blocks)
+    text = render.queue(view)
+    assert telegram_accepts(text)
+    assert "Details left out" in text and "ORCH-1" not in text.split("Details")[1]
