@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.pipeline import Stage
-from core.tasks import ChangeKind, Task, TaskEvent
+from core.pipeline.stages import Stage
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
