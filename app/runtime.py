@@ -21,11 +21,14 @@ from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
 from bot.app import build_telegram, install_handlers
-from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
+from bot.chat_render import TelegramRenderer
+from bot.chat_sender import TelegramChatSender
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
-from bot.notifier import TelegramNotifier
+from bot.poller import handler_for, lanes_for, poll
+from core.chat.courier import Courier
+from core.chat.inbox import Inbox
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
@@ -39,7 +42,8 @@ from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
-from storage.cards import CardStore, CursorStore
+from storage.chat_inbox import SqliteInbox
+from storage.chat_outbox import SqliteCards, SqliteOutbox
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore
@@ -85,7 +89,8 @@ class Orch:
     pipeline: PipelineService
     queue: QueueService
     app: Application
-    notifier: TelegramNotifier
+    notifier: Courier
+    inbox: Inbox
     services: Services
     lessons: LessonJournal
     deps: DependencyService
@@ -106,7 +111,8 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
                          rate_limiter=settings.telegram_rate_limiter)
     codec = ButtonCodec(settings.telegram_token)
-    notifier = _notifier(settings, clock, db, tasks, app, codec)
+    renderer = TelegramRenderer(pipeline, codec, clock)
+    notifier = _courier(settings, clock, db, tasks, app, renderer)
     hub.subscribe(notifier)
     journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
     deps = DependencyService(
@@ -116,20 +122,22 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     engine, loop = _work(settings, clock, db, pipeline, journal, deps)
     hub.subscribe(engine)
     _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    renderer.add_card_note(deps.card_note)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
+    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
              if plane_configured(settings) else None)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor())
+    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, inbox,
+                services, journal, deps, engine, loop, plane, Supervisor())
 
 
-def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
-              app: Application, codec: ButtonCodec) -> TelegramNotifier:
-    return TelegramNotifier(
-        bot=app.bot, chat_id=settings.telegram_chat_id, tasks=tasks, cards=CardStore(db),
-        cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
-        budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
+def _courier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
+             app: Application, renderer: TelegramRenderer) -> Courier:
+    """The one sender of everything said in the group, within one budget."""
+    return Courier(outbox=SqliteOutbox(db), cards=SqliteCards(db), tasks=tasks,
+                   renderer=renderer, sender=TelegramChatSender(app.bot, settings.telegram_chat_id),
+                   clock=clock, per_minute=settings.group_messages_per_minute)
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
@@ -146,14 +154,13 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     return engine, loop
 
 
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
+def _observe(queue: QueueService, notifier: Courier, journal: LessonJournal,
              deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
+    """What /queue shows beyond the tasks themselves."""
     for source in (jobs, notifier, journal):
         queue.add_source(source)
     queue.add_explainer(jobs)
     queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -170,24 +177,34 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
         async with orch.app:
             await orch.app.bot.set_my_commands(COMMANDS)
             await orch.notifier.resume()
-            orch.supervisor.spawn(orch.notifier.run(), "notifier")
+            orch.supervisor.spawn(orch.notifier.run(), "courier")
             await orch.app.start()
             if settings.jobs_enabled:
                 orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
             _start_plane(orch)
-            assert orch.app.updater is not None
-            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+            await orch.inbox.resume()  # what a crash left unhandled, in order
+            poller = orch.supervisor.spawn(
+                poll(orch.app, orch.inbox, clock, poll_s=poll_timeout), "telegram-poll")
             try:
                 async with _http(orch):
                     yield orch
             finally:
-                await orch.app.updater.stop()
-                await orch.app.stop()
+                poller.cancel()
+                await _finish_updates(orch.inbox)
                 await orch.supervisor.stop()
+                await orch.app.stop()
     finally:
         if orch.plane:
             await orch.plane.aclose()
         await orch.db.close()
+
+
+async def _finish_updates(inbox: Inbox, within_s: float = 5.0) -> None:
+    """Let handlers in flight finish; what does not is handled again after the restart."""
+    try:
+        await asyncio.wait_for(inbox.drain(), within_s)
+    except TimeoutError:
+        await inbox.aclose()
 
 
 def _start_plane(orch: Orch) -> None:

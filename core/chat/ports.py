@@ -1,0 +1,104 @@
+"""The chat courier's ports: where the outbox and cards live, how text is made and sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from core.chat.model import Delivery, OutRow, Rendered, Retirement, RowKind, ShownCard
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
+
+Mark = tuple[ChangeKind, str]
+
+
+class OutboxStore(Protocol):
+    """Promised messages, their delivery state, the budget's send times, dedup marks."""
+
+    async def add(self, kind: RowKind, at: datetime, *, chat_id: int | None = None,
+                  body: str | None = None, markup: str | None = None,
+                  reply_to: int | None = None, edit_message_id: int | None = None,
+                  task_id: int | None = None, once_per_s: float | None = None) -> int | None:
+        """A new row; with `once_per_s`, None if the chat had this kind that recently."""
+        ...
+
+    async def open_rows(self, limit: int) -> Sequence[OutRow]:
+        """Pending rows, oldest first, events joined with their task event."""
+        ...
+
+    async def recover(self) -> Sequence[OutRow]:
+        """After a crash: rows left 'sending' may have gone out; reopen them as suspect."""
+        ...
+
+    async def begin(self, row_id: int | None, at: datetime, *, group: bool,
+                    card_of: Task | None = None) -> int:
+        """Mark a row 'sending' (a card: insert one) and spend budget, in one transaction."""
+        ...
+
+    async def sent(self, row_id: int, message_id: int | None, at: datetime, *,
+                   live_buttons: bool, card: ShownCard | None = None,
+                   mark: tuple[int, Mark] | None = None) -> None:
+        """Record the delivery: state, message id and the card or mark it makes true."""
+        ...
+
+    async def reopen(self, row_id: int, not_before: datetime | None, *, give_up: bool) -> None:
+        ...
+
+    async def skip(self, row_ids: Sequence[int], marks: Sequence[tuple[int, Mark]]) -> None:
+        """Events that need no push (or a repeat): settled, with the guard's new marks."""
+        ...
+
+    async def fold(self, row_ids: Sequence[int], body: str, at: datetime,
+                   marks: Sequence[tuple[int, Mark]]) -> int:
+        """Pushes folded into one new digest row; returns its id."""
+        ...
+
+    async def spend(self, at: datetime) -> None:
+        """One edit counted against the group's budget."""
+        ...
+
+    async def sends_since(self, since: datetime) -> Sequence[datetime]: ...
+
+    async def marks(self) -> dict[int, Mark]: ...
+
+    async def retirements(self, limit: int) -> Sequence[Retirement]:
+        """Sent pushes with buttons whose task has moved on since."""
+        ...
+
+    async def retired(self, row_id: int) -> None: ...
+
+    async def count(self, name: str, n: int = 1) -> None: ...
+
+    async def counters(self) -> dict[str, int]: ...
+
+
+class CardStore(Protocol):
+    """Which message shows each task, and which tasks changed since it was shown."""
+
+    async def get(self, task_id: int) -> ShownCard | None: ...
+
+    async def save(self, card: ShownCard, at: datetime) -> None: ...
+
+    async def changed_since_shown(self, limit: int) -> Sequence[int]: ...
+
+
+class ChatRenderer(Protocol):
+    """Telegram's text for the courier's decisions."""
+
+    async def card(self, task: Task) -> Rendered: ...
+
+    def push(self, event: TaskEvent, task: Task) -> Rendered: ...
+
+    def digest(self, events: Sequence[TaskEvent]) -> str: ...
+
+    def retired(self, event: TaskEvent, task: Task, why: Retirement) -> str: ...
+
+
+class ChatSender(Protocol):
+    """Delivers one message or edit; never raises, says what happened."""
+
+    async def send(self, chat_id: int | None, text: str, markup: str | None,
+                   reply_to: int | None) -> Delivery: ...
+
+    async def edit(self, chat_id: int | None, message_id: int, text: str,
+                   markup: str | None) -> Delivery: ...
