@@ -52,6 +52,7 @@ class Courier:
         self._cooldown_until = clock.now()
         self._due: datetime | None = None
         self._idle = False
+        self._pokes = 0
         self._wake = asyncio.Event()
         self._resting = asyncio.Event()
 
@@ -130,7 +131,7 @@ class Courier:
     @property
     def idle(self) -> bool:
         """Nothing left to send."""
-        return self._idle and not self._wake.is_set()
+        return self._idle
 
     async def wait_resting(self) -> None:
         """Until the loop has done all it can for now (idle, or waiting for the budget)."""
@@ -162,6 +163,7 @@ class Courier:
     async def flush(self) -> None:
         """Decide, then send what the budget allows now: talk and pushes, cards, retirements."""
         self._due = None
+        pokes = self._pokes
         rows = await self._outbox.open_rows(BATCH)
         pushes = await self._decide(rows)
         talk = [r for r in rows if r.kind in TALK]
@@ -173,7 +175,8 @@ class Courier:
         queue = sorted(talk + pushes, key=lambda r: r.id)
         done = await self._deliver_all(queue) and await self._sync_cards()
         done = done and await self._retire()
-        self._idle = done and len(rows) < BATCH and self._due is None
+        # news that arrived during the round is for the next one
+        self._idle = done and len(rows) < BATCH and self._due is None and pokes == self._pokes
 
     async def _decide(self, rows: Sequence[OutRow]) -> list[OutRow]:
         """Events become card refreshes; those with news for people stay as pushes."""
@@ -384,6 +387,7 @@ class Courier:
             log.exception("could not count %s", name)
 
     def _poke(self) -> None:
+        self._pokes += 1
         self._idle = False
         self._resting.clear()
         self._wake.set()

@@ -67,6 +67,7 @@ class Inbox:
         new = set(await self._store.put(updates, self._clock.now()))
         for update in sorted(updates, key=lambda u: int(u["update_id"])):
             if int(update["update_id"]) in new:
+                new.discard(int(update["update_id"]))
                 await self._start(update)
 
     async def resume(self) -> None:

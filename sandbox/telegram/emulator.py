@@ -227,6 +227,18 @@ class TelegramEmulator:
             if method is None or r.method == method
         ]
 
+    def busiest_window(self, chat_id: int, span_s: float = 60.0, token: str | None = None,
+                       methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> int:
+        """The most successful sends and edits in `chat_id` within any `span_s` seconds."""
+        times = sorted(r.at for r in self.bot(token).calls
+                       if r.ok and r.chat_id == chat_id and r.method in methods)
+        best, start = 0, 0
+        for end, moment in enumerate(times):
+            while (moment - times[start]).total_seconds() >= span_s:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
     def commands(self, token: str | None = None) -> dict[str, Any]:
         return dict(self.bot(token).commands)
 
