@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 MINUTE = timedelta(seconds=60)
+BURST_WINDOW = timedelta(seconds=3)
 
 
 class GroupBudget:
-    """At most `per_minute` in any 60 s and `burst` in any `burst` seconds."""
+    """At most `per_minute` in any 60 s and `burst` in any 3 s (about one a second)."""
 
     def __init__(self, per_minute: int = 18, burst: int = 3,
                  sent: Iterable[datetime] = ()) -> None:
@@ -36,10 +37,9 @@ class GroupBudget:
         waits = [0.0]
         if len(self._sent) >= self.per_minute:
             waits.append((self._sent[0] + MINUTE - now).total_seconds())
-        recent = [t for t in self._sent if t > now - timedelta(seconds=self.burst)]
+        recent = [t for t in self._sent if t > now - BURST_WINDOW]
         if len(recent) >= self.burst:
-            waits.append((recent[-self.burst] + timedelta(seconds=self.burst) - now)
-                         .total_seconds())
+            waits.append((recent[-self.burst] + BURST_WINDOW - now).total_seconds())
         return max(waits)
 
     def take(self, at: datetime) -> None:

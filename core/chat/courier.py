@@ -44,7 +44,8 @@ class Courier:
                  per_minute: int = 18) -> None:
         self._outbox, self._cards, self._tasks = outbox, cards, tasks
         self._renderer, self._sender, self._clock = renderer, sender, clock
-        self.budget = GroupBudget(per_minute)
+        # Telegram's pace is about one a second; a sandbox allowed more keeps the ratio
+        self.budget = GroupBudget(per_minute, burst=max(3, per_minute // 20))
         self.guard = DedupGuard()
         self.stats = ChatStats()
         self._dirty: dict[int, None] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,11 +47,14 @@ class TelegramEmulator:
         self.clock: WallClock = clock or SystemClock()
         self.limits = limits or FloodLimits()
         self._bots: dict[str, BotState] = {}
+        # awaited with the method's name before a call is carried out: a crash test kills
+        # the bot here, inside the round trip of a send
+        self.before_call: Callable[[str], Awaitable[None]] | None = None
         self.add_bot(token, username=bot_username, first_name=bot_first_name)
         routes = [
             Route(
                 "/bot{token}/{method}",
-                BotApiEndpoint(self._context).handle,
+                BotApiEndpoint(self._context, self._before_call).handle,
                 methods=["GET", "POST"],
             )
         ]
@@ -94,6 +97,10 @@ class TelegramEmulator:
         self.limits = limits
         for bot in self._bots.values():
             bot.flood = FloodControl(limits)
+
+    async def _before_call(self, method: str) -> None:
+        if self.before_call is not None:
+            await self.before_call(method)
 
     def _context(self, token: str) -> MethodContext | None:
         bot = self._bots.get(token)
