@@ -44,9 +44,15 @@ async def poll(app: Application, inbox: Inbox, clock: Clock, *, poll_s: int = 10
             log.warning("getUpdates failed: %s", exc)
             await clock.sleep(ERROR_PAUSE_S)
             continue
-        if updates:
+        if not updates:
+            continue
+        try:
             await inbox.receive([u.to_dict() for u in updates])
-            offset = max(offset, max(u.update_id for u in updates) + 1)
+        except Exception:  # not stored: the same offset asks Telegram for them again
+            log.exception("could not keep %s updates; fetching them again", len(updates))
+            await clock.sleep(ERROR_PAUSE_S)
+            continue
+        offset = max(offset, max(u.update_id for u in updates) + 1)
 
 
 def handler_for(app: Application) -> Any:

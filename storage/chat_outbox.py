@@ -43,6 +43,15 @@ class SqliteOutbox:
     async def open_rows(self, limit: int) -> Sequence[OutRow]:
         return [_row(r) for r in await self._db.fetch_all(Q["outbox_open"], {"limit": limit})]
 
+    async def prune(self, before: datetime) -> int:
+        """Forget settled rows older than `before` (digests after the pushes they hold)."""
+        removed = 0
+        async with self._db.transaction() as tx:
+            for _ in range(2):
+                removed += await tx.execute(Q["outbox_prune"], {"before": utc_iso(before)})
+            await tx.execute(Q["inbox_prune"], {"before": utc_iso(before)})
+        return removed
+
     async def recover(self) -> Sequence[OutRow]:
         async with self._db.transaction() as tx:
             rows = [_row(r) for r in await tx.fetch_all(Q["outbox_suspects"])]

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 REFUSAL_EVERY_S = 3600.0
+KEEP = timedelta(days=7)  # settled rows and handled updates, for the curious
 
 
 class TaskReader(Protocol):
@@ -105,6 +106,7 @@ class Courier:
                         "its send", row.id, row.kind, f" task {row.task_id}" if row.task_id
                         else "")
         now = self._clock.now()
+        await self._outbox.prune(now - KEEP)
         self.budget = GroupBudget(self.budget.per_minute, self.budget.burst,
                                   await self._outbox.sends_since(now - timedelta(seconds=60)))
         self.stats = ChatStats.loaded(dict(await self._outbox.counters()))
@@ -204,6 +206,8 @@ class Courier:
         events = [r.event for r in pushes if r.event is not None]
         await self._outbox.fold([r.id for r in pushes], self._renderer.digest(events),
                                 self._now(), [(e.task_id, _mark(e)) for e in events])
+        for row in pushes:
+            self._pushes.pop(row.id, None)
         await self._count("digests")
 
     async def _deliver_all(self, queue: Sequence[OutRow]) -> bool:
@@ -252,6 +256,7 @@ class Courier:
             mark = (row.event.task_id, _mark(row.event)) if row.event else None
             await self._outbox.sent(row.id, delivery.message_id, now, live_buttons=live,
                                     mark=mark)
+            self._pushes.pop(row.id, None)
             await self._count("pushes" if row.kind in (RowKind.EVENT, RowKind.ALERT) else
                               "edits" if row.kind is RowKind.EDIT else "sent")
             return True

@@ -26,6 +26,10 @@ class OutboxStore(Protocol):
         """Pending rows, oldest first, events joined with their task event."""
         ...
 
+    async def prune(self, before: datetime) -> int:
+        """Forget what was settled long ago (the inbox's handled updates too)."""
+        ...
+
     async def recover(self) -> Sequence[OutRow]:
         """After a crash: rows left 'sending' may have gone out; reopen them as suspect."""
         ...

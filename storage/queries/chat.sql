@@ -138,3 +138,13 @@ SELECT coalesce(max(update_id), -1) + 1 FROM chat_inbox
 
 -- name: inbox_handled
 UPDATE chat_inbox SET handled_at = :at WHERE update_id = :update_id AND handled_at IS NULL
+
+-- name: outbox_prune
+DELETE FROM chat_outbox
+WHERE created_at < :before AND live_buttons = 0
+  AND state IN ('sent', 'skipped', 'folded', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM chat_outbox f WHERE f.folded_into = chat_outbox.id)
+
+-- name: inbox_prune
+DELETE FROM chat_inbox WHERE handled_at IS NOT NULL AND handled_at < :before
+  AND update_id < (SELECT max(update_id) FROM chat_inbox)

@@ -231,3 +231,16 @@ async def test_one_refusal_an_hour_per_outside_chat(rig: Rig, clock: ManualClock
     await drain(courier, rig.clock)
     assert [(c.chat_id, c.text) for c in rig.sender.calls] == [(-5, "no"), (-5, "no")]
     assert RowKind.REFUSAL == "refusal"
+
+
+async def test_a_week_later_settled_rows_are_forgotten_live_buttons_kept(rig: Rig) -> None:
+    await rig.needs_approval(1)
+    await rig.pipeline.create("api", "plain", LENA)
+    courier = rig.courier()
+    await courier.resume()
+    await drain(courier, rig.clock)
+    before = await rig.db.fetch_all("SELECT state, live_buttons FROM chat_outbox")
+    rig.clock.advance(timedelta(days=8).total_seconds())
+    await rig.courier().resume()
+    after = await rig.db.fetch_all("SELECT state, live_buttons FROM chat_outbox")
+    assert len(before) > 3 and [tuple(r) for r in after] == [("sent", 1)]
