@@ -109,9 +109,9 @@ class StageEngine:
         checks: Mapping[str, GateCheck] = QG_CHECKS,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        validate_gates(pipeline.pipeline, checks)
+        validate_gates(pipeline.stages, checks)
         self._pipeline = pipeline
-        self._flow = pipeline.pipeline
+        self._flow = pipeline.stages
         self._jobs = jobs
         self._settings = settings
         self._clock = clock
@@ -217,7 +217,7 @@ class StageEngine:
         """Bring one task in line with its stage; idempotent. Domain errors are kept in."""
         async with self._locks.hold(task_id):
             for _ in range(MAX_STEPS):
-                task = await self._pipeline.store.get(task_id)
+                task = await self._pipeline.lookup(task_id)
                 if task is None or not await self._step(task):
                     return
             log.error("task #%s moved %s times in one sync; stopping", task_id, MAX_STEPS)

@@ -57,14 +57,14 @@ class TaskMoves:
         relations = await self._tracker.relations(project_id, item_id)
         keys = []
         for blocker_id in relations.blocked_by:
-            blocker = await self._pipeline.store.find(tracker_id=blocker_id)
+            blocker = await self._pipeline.find_by_tracker_item(blocker_id)
             if blocker is not None:
                 keys.append(blocker.key)
         await self._deps.ingest_relations(task, keys)
 
     async def deleted(self, record: ItemRecord, tally: Tally) -> None:
         """The item is gone from the tracker: its task stops, with the reason."""
-        task = await self._pipeline.store.find(tracker_id=record.item_id)
+        task = await self._pipeline.find_by_tracker_item(record.item_id)
         if task is not None and task.stage not in TERMINAL:
             await self._pipeline.cancel(task.id, TRACKER, f"{record.key} was deleted in Plane",
                                         expected_version=task.version)

@@ -314,7 +314,7 @@ class Reconciler:
             self.guard.seen_blocked(item.id)
         task = None
         if record is not None or lookup or now is Standing.APPROVED:  # else: no task
-            task = await self._pipeline.store.find(tracker_id=item.id)
+            task = await self._pipeline.find_by_tracker_item(item.id)
         action = judge(scope.states, item.state_id, record, task.stage if task else None)
         task = await self._moves.apply(action, scope.project, scope.states, item, task, tally)
         if task is None:
