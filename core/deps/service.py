@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
 from core.clock import Clock
 from core.deps.graph import canonical, cycle_closed_by, graph_of
@@ -30,6 +28,7 @@ from core.errors import DomainError, StaleVersion, UnknownTask
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, QUEUED, Stage
 from core.pipeline.tasks import ENGINE, ChangeKind, Task
+from core.ports import DependencyStore
 
 log = logging.getLogger(__name__)
 
@@ -93,36 +92,6 @@ class Ingested:
 
 CycleAlert = Callable[[DependencyCycle], Awaitable[None] | None]
 WaitsChanged = Callable[[int], None]
-
-
-class DependencyStore(Protocol):
-    """The dependency edges (task B depends on task A)."""
-
-    async def add(self, task_id: int, depends_on: int, source: str, at: datetime) -> bool:
-        """Record the edge; False if it exists already (its source is kept)."""
-        ...
-
-    async def remove(self, task_id: int, depends_on: int) -> bool: ...
-
-    async def replace(
-        self, task_id: int, source: str, depends_on: Collection[int], at: datetime
-    ) -> tuple[list[int], list[int]]:
-        """Make the task's edges from `source` exactly `depends_on`: (added, removed)."""
-        ...
-
-    async def links(self, task_id: int) -> tuple[list[DepLink], list[DepLink]]:
-        """(what the task depends on, what depends on the task)."""
-        ...
-
-    async def edges(self) -> list[tuple[int, int]]: ...
-
-    async def release_done(self, at: datetime) -> list[Satisfied]:
-        """Mark edges whose depended-on task is done; each edge is reported once."""
-        ...
-
-    async def unmet(self, task_ids: Collection[int]) -> dict[int, list[str]]:
-        """For each given task, the keys of its dependencies not yet done."""
-        ...
 
 
 class DependencyService:

@@ -14,10 +14,10 @@ from core.lessons.journal import (
     LessonDraft,
     LessonFilter,
     LessonStatus,
-    LessonStore,
     LessonUpdate,
     Source,
 )
+from core.ports import LessonStore
 from storage.database import Database, IntegrityViolation, _run_script, load_migrations
 from storage.lessons import SqliteLessonStore
 from storage.queries import queries

@@ -74,7 +74,8 @@ def test_the_check_sees_a_side_door(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert task_writes(side) == [
-        "1: imports TaskChange", "3: calls compare_and_set", "3: reaches into another object's _store"]
+        "1: imports TaskChange", "3: calls compare_and_set",
+        "3: reaches into another object's _store"]
 
 
 def test_only_the_task_queries_write_tasks() -> None:
