@@ -42,20 +42,20 @@ class TelegramRenderer:
         self._notes.append(note)
 
     async def card(self, task: Task) -> Rendered:
-        text = render.card(task, self._pipeline.pipeline, self._clock.now(),
+        text = render.card(task, self._pipeline.stages, self._clock.now(),
                            await self._note(task))
         failed = task.stage == BLOCKED and await self._blocked_by_failure(task)
-        return Rendered(text, markup_json(task_keyboard(task, self._pipeline.pipeline,
+        return Rendered(text, markup_json(task_keyboard(task, self._pipeline.stages,
                                                         self._codec, failed=failed)))
 
     def push(self, event: TaskEvent, task: Task) -> Rendered:
         markup = None
         if task.version == event.version:  # else the card carries the current buttons
             if event.kind is ChangeKind.NEEDS_APPROVAL:
-                markup = task_keyboard(task, self._pipeline.pipeline, self._codec,
+                markup = task_keyboard(task, self._pipeline.stages, self._codec,
                                        [Action.APPROVE])
             elif event.kind in (ChangeKind.BLOCKED, ChangeKind.FAILED):
-                markup = task_keyboard(task, self._pipeline.pipeline, self._codec,
+                markup = task_keyboard(task, self._pipeline.stages, self._codec,
                                        failed=event.kind is ChangeKind.FAILED)
         return Rendered(render.push(event, task), markup_json(markup))
 

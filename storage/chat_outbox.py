@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.chat.model import OutRow, Retirement, RowKind, ShownCard
-from core.chat.ports import Mark
 from core.clock import parse_iso, utc_iso
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
+from core.ports.chat import Mark
 from storage.database import Database, Tx
 from storage.queries import queries
 

@@ -33,7 +33,7 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         except DomainError as exc:
             await reply(services, update, render.esc(str(exc)))
             return
-        text = render.card(found, services.pipeline.pipeline, services.clock.now())
+        text = render.card(found, services.pipeline.stages, services.clock.now())
         card = await services.notifier.card_of(found.id)
         if card is None:
             services.notifier.refresh(found.id)

@@ -20,10 +20,10 @@ from typing import Protocol
 from core.chat import decide
 from core.chat.budget import GroupBudget
 from core.chat.model import TALK, ChatStats, Delivery, Outcome, OutRow, Rendered, RowKind, ShownCard
-from core.chat.ports import CardStore, ChatRenderer, ChatSender, Mark, OutboxStore
 from core.clock import Clock
 from core.pipeline.attention import DedupGuard, wants_push
 from core.pipeline.tasks import Task, TaskEvent
+from core.ports.chat import CardStore, ChatRenderer, ChatSender, Mark, OutboxStore
 from core.queue_view import QueueBlock
 
 log = logging.getLogger(__name__)

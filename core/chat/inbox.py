@@ -13,37 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
+from core.ports.chat import InboxStore
 
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 Handler = Callable[[Payload], Awaitable[None]]
 Lanes = Callable[[Payload], Awaitable[frozenset[str]]]
-
-
-class InboxStore(Protocol):
-    """Updates as Telegram sent them, and whether each has been handled."""
-
-    async def put(self, updates: Sequence[Payload], at: datetime) -> Sequence[int]:
-        """Store updates not seen before; returns the update ids that are new."""
-        ...
-
-    async def pending(self, limit: int) -> Sequence[tuple[int, Payload]]: ...
-
-    async def next_offset(self) -> int:
-        """The offset that confirms everything stored."""
-        ...
-
-    async def mark_handled(self, update_id: int, at: datetime) -> None: ...
-
-    def handling(self, update_id: int, at: datetime) -> AbstractContextManager[object]:
-        """Within it, the first write transaction also marks the update handled."""
-        ...
 
 
 class Inbox:

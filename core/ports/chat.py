@@ -1,15 +1,40 @@
-"""The chat courier's ports: where the outbox and cards live, how text is made and sent."""
+"""The chat's ports: the inbox of updates, the outbox of messages and the cards, how
+text is made (ChatRenderer) and sent (ChatSender). Used by core/chat's Inbox and Courier;
+adapters in storage/chat_*.py and bot/chat_*.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from core.chat.model import Delivery, OutRow, Rendered, Retirement, RowKind, ShownCard
-from core.pipeline.tasks import ChangeKind, Task, TaskEvent
+if TYPE_CHECKING:
+    from core.chat.model import Delivery, OutRow, Rendered, Retirement, RowKind, ShownCard
+    from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
-Mark = tuple[ChangeKind, str]
+Mark = tuple["ChangeKind", str]
+Payload = dict[str, Any]
+
+
+class InboxStore(Protocol):
+    """Updates as Telegram sent them, and whether each has been handled."""
+
+    async def put(self, updates: Sequence[Payload], at: datetime) -> Sequence[int]:
+        """Store updates not seen before; returns the update ids that are new."""
+        ...
+
+    async def pending(self, limit: int) -> Sequence[tuple[int, Payload]]: ...
+
+    async def next_offset(self) -> int:
+        """The offset that confirms everything stored."""
+        ...
+
+    async def mark_handled(self, update_id: int, at: datetime) -> None: ...
+
+    def handling(self, update_id: int, at: datetime) -> AbstractContextManager[object]:
+        """Within it, the first write transaction also marks the update handled."""
+        ...
 
 
 class OutboxStore(Protocol):
