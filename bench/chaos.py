@@ -147,28 +147,32 @@ async def chaos(kills: int, seed: int, work: Path, plan: Plan) -> dict[str, Any]
     seed_team_project(plane, "WEB", "Web app")
     async with emu.serve() as tg_url, serve_emulator(plane) as plane_url:
         orch = Orch(orch_env(tg_url, plane_url, work), work)
-        morning = Morning(emu, plane, work / "orch.db", rng, plan, (LEAD, SECOND), DEV)
-        done = Kills()
-        for kind in kinds(kills, rng):
+        try:
+            morning = Morning(emu, plane, work / "orch.db", rng, plan, (LEAD, SECOND), DEV)
+            done = Kills()
+            for kind in kinds(kills, rng):
+                await orch.start(emu)
+                await morning.act(rng.randint(1, 3))
+                await asyncio.sleep(rng.uniform(0.0, 1.5))
+                if kind == "send" and await kill_inside_a_send(emu, orch, morning, rng):
+                    done.during_send += 1
+                elif kind == "input":
+                    await morning.act(1)
+                    await asyncio.sleep(rng.uniform(0.0, 0.3))
+                    orch.kill()
+                    done.after_input += 1
+                else:
+                    await morning.act(rng.randint(0, 2))
+                    await asyncio.sleep(rng.uniform(0.0, 2.0))
+                    orch.kill()
+                    done.anywhere += 1
+                await orch.reap()
             await orch.start(emu)
-            await morning.act(rng.randint(1, 3))
-            await asyncio.sleep(rng.uniform(0.0, 1.5))
-            if kind == "send" and await kill_inside_a_send(emu, orch, morning, rng):
-                done.during_send += 1
-            elif kind == "input":
-                await morning.act(1)
-                await asyncio.sleep(rng.uniform(0.0, 0.3))
-                orch.kill()
-                done.after_input += 1
-            else:
-                await morning.act(rng.randint(0, 2))
-                await asyncio.sleep(rng.uniform(0.0, 2.0))
-                orch.kill()
-                done.anywhere += 1
+            finished = await morning.finish(within_s=plan.finish_s)
+            await orch.stop()
+        finally:  # never leave an orch behind, whatever went wrong
+            orch.kill()
             await orch.reap()
-        await orch.start(emu)
-        finished = await morning.finish(within_s=plan.finish_s)
-        await orch.stop()
         counts = count(work / "orch.db", emu, morning)
     counts.update(kills=done.total, during_send=done.during_send, after_input=done.after_input,
                   anywhere=done.anywhere, restarts=orch.starts - 1, finished=finished,

@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.answers import answer
 from bot.context import Services
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ def on_error(services: Services) -> ErrorHandler:
             return
         if update.effective_chat.id != services.settings.telegram_chat_id:
             return  # never into a chat that is not the team's
+        if update.callback_query is not None:  # the spinner stops; the group hears nothing
+            await answer(update.callback_query, APOLOGY)
+            return
         message = update.effective_message
         try:
             await services.notifier.say(APOLOGY, reply_to=message.message_id if message
