@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from core.chat.model import Delivery, Outcome
+from core.chat.model import Outcome, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class TelegramChatSender:
         self._group = group_id
 
     async def send(self, chat_id: int | None, text: str, markup: str | None,
-                   reply_to: int | None) -> Delivery:
+                   reply_to: int | None) -> SendResult:
         reply = (ReplyParameters(reply_to, allow_sending_without_reply=True)
                  if reply_to else None)
         try:
@@ -39,10 +39,10 @@ class TelegramChatSender:
                 reply_parameters=reply)
         except TelegramError as exc:
             return _failure(exc)
-        return Delivery(Outcome.SENT, message.message_id)
+        return SendResult(Outcome.SENT, message.message_id)
 
     async def edit(self, chat_id: int | None, message_id: int, text: str,
-                   markup: str | None) -> Delivery:
+                   markup: str | None) -> SendResult:
         try:
             await self._bot.edit_message_text(
                 text, chat_id=chat_id or self._group, message_id=message_id,
@@ -51,13 +51,13 @@ class TelegramChatSender:
         except BadRequest as exc:
             lowered = str(exc).lower()
             if "not modified" in lowered:
-                return Delivery(Outcome.NOT_MODIFIED, message_id)
+                return SendResult(Outcome.NOT_MODIFIED, message_id)
             if "not found" in lowered or "can't be edited" in lowered:
-                return Delivery(Outcome.GONE, detail=str(exc))
+                return SendResult(Outcome.GONE, detail=str(exc))
             return _failure(exc)
         except TelegramError as exc:
             return _failure(exc)
-        return Delivery(Outcome.SENT, message_id)
+        return SendResult(Outcome.SENT, message_id)
 
 
 def keyboard(markup: str | None) -> InlineKeyboardMarkup | None:
@@ -69,13 +69,13 @@ def markup_json(markup: InlineKeyboardMarkup | None) -> str | None:
     return json.dumps(markup.to_dict(), sort_keys=True) if markup else None
 
 
-def _failure(exc: TelegramError) -> Delivery:
+def _failure(exc: TelegramError) -> SendResult:
     if isinstance(exc, RetryAfter):
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return Delivery(Outcome.RETRY_AFTER, retry_after_s=seconds, detail=str(exc))
+        return SendResult(Outcome.RETRY_AFTER, retry_after_s=seconds, detail=str(exc))
     if isinstance(exc, (BadRequest, Forbidden)):
-        return Delivery(Outcome.REFUSED, detail=str(exc))
+        return SendResult(Outcome.REFUSED, detail=str(exc))
     if isinstance(exc, NetworkError):  # timeouts and 5xx included
-        return Delivery(Outcome.TRANSIENT, detail=str(exc))
-    return Delivery(Outcome.REFUSED, detail=str(exc))
+        return SendResult(Outcome.TRANSIENT, detail=str(exc))
+    return SendResult(Outcome.REFUSED, detail=str(exc))

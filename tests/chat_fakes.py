@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.chat.decide import digest_lines
-from core.chat.model import Delivery, Outcome, Rendered, Retirement
+from core.chat.model import Outcome, Rendered, Retirement, SendResult
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 BUTTON = json.dumps({"inline_keyboard": [[{"text": "Approve", "callback_data": "x"}]]})
@@ -33,18 +33,18 @@ class FakeSender:
     """Implements ChatSender; `script` answers the next calls (default: delivered)."""
 
     calls: list[Sent] = field(default_factory=list)
-    script: list[Delivery | BaseException] = field(default_factory=list)
+    script: list[SendResult | BaseException] = field(default_factory=list)
     next_id: int = 100
 
     async def send(self, chat_id: int | None, text: str, markup: str | None,
-                   reply_to: int | None) -> Delivery:
+                   reply_to: int | None) -> SendResult:
         return self._answer(Sent("send", chat_id, text, markup, reply_to))
 
     async def edit(self, chat_id: int | None, message_id: int, text: str,
-                   markup: str | None) -> Delivery:
+                   markup: str | None) -> SendResult:
         return self._answer(Sent("edit", chat_id, text, markup, message_id=message_id))
 
-    def _answer(self, call: Sent) -> Delivery:
+    def _answer(self, call: Sent) -> SendResult:
         if self.script:
             scripted = self.script.pop(0)
             if isinstance(scripted, BaseException):
@@ -56,7 +56,7 @@ class FakeSender:
             self.next_id += 1
             call.message_id = self.next_id
         self.calls.append(call)
-        return Delivery(Outcome.SENT, call.message_id)
+        return SendResult(Outcome.SENT, call.message_id)
 
     def texts(self, method: str = "send") -> list[str]:
         return [c.text for c in self.calls if c.method == method]

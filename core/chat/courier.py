@@ -15,15 +15,23 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from core.chat import decide
 from core.chat.budget import GroupBudget
-from core.chat.model import TALK, ChatStats, Delivery, Outcome, OutRow, Rendered, RowKind, ShownCard
+from core.chat.model import (
+    TALK,
+    ChatStats,
+    Outcome,
+    OutRow,
+    Rendered,
+    RowKind,
+    SendResult,
+    ShownCard,
+)
 from core.clock import Clock
 from core.pipeline.attention import DedupGuard, wants_push
 from core.pipeline.tasks import Task, TaskEvent
-from core.ports.chat import CardStore, ChatRenderer, ChatSender, Mark, OutboxStore
+from core.ports.chat import CardStore, ChatRenderer, ChatSender, Mark, OutboxStore, TaskLookup
 from core.queue_view import QueueBlock
 
 log = logging.getLogger(__name__)
@@ -33,14 +41,10 @@ REFUSAL_EVERY_S = 3600.0
 KEEP = timedelta(days=7)  # settled rows and handled updates, for the curious
 
 
-class TaskReader(Protocol):
-    async def get(self, task_id: int) -> Task | None: ...
-
-
 class Courier:
     """Implements core's Notifier port for the team's group; owned by the runtime."""
 
-    def __init__(self, *, outbox: OutboxStore, cards: CardStore, tasks: TaskReader,
+    def __init__(self, *, outbox: OutboxStore, cards: CardStore, tasks: TaskLookup,
                  renderer: ChatRenderer, sender: ChatSender, clock: Clock,
                  per_minute: int = 18) -> None:
         self._outbox, self._cards, self._tasks = outbox, cards, tasks
@@ -250,7 +254,7 @@ class Courier:
         task = await self._tasks.get(row.event.task_id)
         return self._renderer.push(row.event, task) if task else None
 
-    async def _after(self, row: OutRow, delivery: Delivery, *, live: bool) -> bool:
+    async def _after(self, row: OutRow, delivery: SendResult, *, live: bool) -> bool:
         now = self._now()
         if delivery.landed or (delivery.outcome is Outcome.GONE and row.kind is RowKind.EDIT):
             mark = (row.event.task_id, _mark(row.event)) if row.event else None
@@ -262,7 +266,7 @@ class Courier:
             return True
         return await self._failed(row, delivery)
 
-    async def _failed(self, row: OutRow, delivery: Delivery) -> bool:
+    async def _failed(self, row: OutRow, delivery: SendResult) -> bool:
         if delivery.outcome is Outcome.RETRY_AFTER:
             await self._cool(delivery)
             await self._outbox.reopen(row.id, None, give_up=False)
@@ -279,7 +283,7 @@ class Courier:
         await self._outbox.reopen(row.id, None, give_up=True)
         return True
 
-    async def _cool(self, delivery: Delivery) -> None:
+    async def _cool(self, delivery: SendResult) -> None:
         await self._count("retry_after_waits")
         self._cooldown_until = self._now() + timedelta(seconds=delivery.retry_after_s)
         log.warning("Telegram asked us to wait %ss", delivery.retry_after_s)
@@ -338,7 +342,7 @@ class Courier:
         await self._outbox.reopen(row_id, None, give_up=True)  # cards are redone, not retried
         return await self._card_failed(delivery)
 
-    async def _card_failed(self, delivery: Delivery) -> bool:
+    async def _card_failed(self, delivery: SendResult) -> bool:
         if delivery.outcome is Outcome.RETRY_AFTER:
             await self._cool(delivery)
             return False

@@ -59,7 +59,7 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class SendResult:
     outcome: Outcome
     message_id: int | None = None
     retry_after_s: float = 0.0

@@ -19,13 +19,26 @@ the same contract suites (tests/contracts/).
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
 | sync    | ItemRecords, SyncCursors, ReconcileHints                      |
 | queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
-| chat    | InboxStore, OutboxStore, CardStore, ChatRenderer, ChatSender  |
+| chat    | InboxStore, OutboxQueue, OutboxUpkeep, SendLedger,            |
+|         | ButtonRetirements (OutboxStore), CardStore, TaskLookup,       |
+|         | ChatRenderer, ChatSender                                      |
 """
 
 from __future__ import annotations
 
 from core.ports.agents import AgentRunner, Worktrees
-from core.ports.chat import CardStore, ChatRenderer, ChatSender, InboxStore, OutboxStore
+from core.ports.chat import (
+    ButtonRetirements,
+    CardStore,
+    ChatRenderer,
+    ChatSender,
+    InboxStore,
+    OutboxQueue,
+    OutboxStore,
+    OutboxUpkeep,
+    SendLedger,
+    TaskLookup,
+)
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
 from core.ports.jobs import JobStats, JobStore, RunStore
@@ -39,6 +52,7 @@ from core.ports.tracker import StatesSource, Tracker, TrackerMeter, TrackerReade
 __all__ = [
     "AgentRunner",
     "Applied",
+    "ButtonRetirements",
     "CardStore",
     "ChatRenderer",
     "ChatSender",
@@ -57,15 +71,19 @@ __all__ = [
     "Notifier",
     "NotifierHub",
     "OpenTasks",
+    "OutboxQueue",
     "OutboxStore",
+    "OutboxUpkeep",
     "QueueBlockSource",
     "ReconcileHints",
     "RunStore",
+    "SendLedger",
     "StatesSource",
     "SyncCursors",
     "SyncStore",
     "TaskChange",
     "TaskDraft",
+    "TaskLookup",
     "TaskStore",
     "Tracker",
     "TrackerMeter",
