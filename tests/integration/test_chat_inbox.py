@@ -14,7 +14,7 @@ from core.ports import NotifierHub
 from storage.chat_inbox import SqliteInbox
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
-from tests.chat_fakes import Killed
+from tests.fakes.chat import Killed
 
 LEAD = Actor("telegram", "1", "lead")
 

@@ -19,7 +19,7 @@ from storage.chat_inbox import SqliteInbox
 from storage.chat_outbox import SqliteCards, SqliteOutbox
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
-from tests.chat_fakes import FakeRenderer, FakeSender, Killed
+from tests.fakes.chat import FakeRenderer, FakeSender, Killed
 
 LENA = Actor("telegram", "77", "Lena")
 

@@ -1,5 +1,5 @@
-"""Fakes of the chat courier's outer ports: a sender that records and can be told what
-Telegram answers, and a renderer whose words are easy to assert on."""
+"""Fakes of the chat's outer ports (ChatSender, ChatRenderer): a sender that records and
+can be told what Telegram answers, and a renderer whose words are easy to assert on."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class FakeSender:
     calls: list[Sent] = field(default_factory=list)
     script: list[SendResult | BaseException] = field(default_factory=list)
     next_id: int = 100
+    shown: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     async def send(self, chat_id: int | None, text: str, markup: str | None,
                    reply_to: int | None) -> SendResult:
@@ -42,6 +43,10 @@ class FakeSender:
 
     async def edit(self, chat_id: int | None, message_id: int, text: str,
                    markup: str | None) -> SendResult:
+        if not self.script and message_id not in self.shown:
+            return SendResult(Outcome.GONE, detail="message to edit not found")
+        if not self.script and self.shown[message_id] == (text, markup):
+            return SendResult(Outcome.NOT_MODIFIED, message_id)
         return self._answer(Sent("edit", chat_id, text, markup, message_id=message_id))
 
     def _answer(self, call: Sent) -> SendResult:
@@ -55,6 +60,7 @@ class FakeSender:
         if call.method == "send":
             self.next_id += 1
             call.message_id = self.next_id
+        self.shown[call.message_id] = (call.text, call.markup)
         self.calls.append(call)
         return SendResult(Outcome.SENT, call.message_id)
 
