@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.pipeline.tasks import TRACKER
-from sandbox.team import Team
+from sandbox.team import DEV, GROUP, LEAD, Team
 
 
 @pytest.mark.parametrize("typed", ['"Add retry"', "'Add retry'", "“Add retry”", "«Add retry»"])
@@ -68,3 +68,12 @@ async def test_a_finished_task_card_ticks_only_the_stages_it_finished(team: Team
     reply = await team.say("/task ORCH-1")
 
     assert "✓" not in reply["plain_text"] and "done since" in reply["plain_text"]
+
+
+async def test_whoami_gives_the_ids_the_settings_need(team: Team) -> None:
+    mine = await team.say("/whoami")
+    theirs = await team.say("/whoami", user=DEV)
+
+    assert f"user id {LEAD}: an approver" in mine["plain_text"]
+    assert f"This chat's id is {GROUP}" in mine["plain_text"]
+    assert f"not an approver (add {DEV} to ORCH_APPROVERS" in theirs["plain_text"]
