@@ -35,10 +35,10 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         except DomainError as exc:
             await reply(services, update, render.esc(str(exc)))
             return
-        pipeline = services.pipeline.pipeline
-        finished = finished_stages(await services.pipeline.history(found.id), pipeline)
-        text = render.card(found, pipeline, services.clock.now(), finished=finished)
-        markup = task_keyboard(found, services.pipeline.pipeline, services.codec)
+        stages = services.pipeline.stages
+        finished = finished_stages(await services.pipeline.history(found.id), stages)
+        text = render.card(found, stages, services.clock.now(), finished=finished)
+        markup = task_keyboard(found, stages, services.codec)
         await reply(services, update, text, markup)
 
     async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
