@@ -12,8 +12,9 @@ from bot.keyboards import task_keyboard
 from core.chat.decide import digest_lines
 from core.chat.model import Rendered, Retirement
 from core.clock import Clock
+from core.pipeline.progress import finished_stages
 from core.pipeline.service import PipelineService
-from core.pipeline.stages import BLOCKED
+from core.pipeline.stages import BLOCKED, CANCELLED, DONE
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,11 @@ class TelegramRenderer:
         self._notes.append(note)
 
     async def card(self, task: Task) -> Rendered:
+        finished = (finished_stages(await self._pipeline.history(task.id),
+                                    self._pipeline.stages)
+                    if task.stage in (DONE, CANCELLED) else None)
         text = render.card(task, self._pipeline.stages, self._clock.now(),
-                           await self._note(task))
+                           await self._note(task), finished)
         failed = task.stage == BLOCKED and await self._blocked_by_failure(task)
         return Rendered(text, markup_json(task_keyboard(task, self._pipeline.stages,
                                                         self._codec, failed=failed)))
