@@ -24,7 +24,9 @@ from sandbox.team import GROUP
 from sandbox.telegram.emulator import TelegramEmulator
 
 CARD_LINE = re.compile(r"^\S+ · .+ since ")
-WAITING = ("queued", "merge")
+# what a person presses when a task waits for one (blocked: its agent kept failing,
+# e.g. because orch was killed during its runs until the retry budget was spent)
+WAITING = {"queued": ("Approve",), "merge": ("Approve",), "blocked": ("Retry", "Unblock")}
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,10 @@ class Morning:
     def _press(self) -> bool:
         """Approve one task that waits for a person, on its card's current button."""
         pressed = {(p.task_id, p.version) for p in self.presses}
-        for task_id, version in self._waiting():
+        for task_id, version, labels in self._waiting():
             if (task_id, version) in pressed:
                 continue
-            data = self._approve_button(task_id, version)
+            data = self._button(task_id, version, labels)
             if data is None:
                 continue
             user = self.rng.choice(self.approvers)
@@ -108,13 +110,14 @@ class Morning:
             return True
         return False
 
-    def _waiting(self) -> list[tuple[int, int]]:
+    def _waiting(self) -> list[tuple[int, int, tuple[str, ...]]]:
         rows = _db_all(self.db, "SELECT t.id, t.version, t.stage, (SELECT kind FROM task_events "
                                 "e WHERE e.task_id = t.id ORDER BY version DESC LIMIT 1) "
                                 "FROM tasks t")
-        return [(r[0], r[1]) for r in rows if r[2] in WAITING and r[3] != "approved"]
+        return [(r[0], r[1], WAITING[r[2]]) for r in rows
+                if r[2] in WAITING and r[3] != "approved"]
 
-    def _approve_button(self, task_id: int, version: int) -> str | None:
+    def _button(self, task_id: int, version: int, labels: tuple[str, ...]) -> str | None:
         card = _db_one(self.db, "SELECT message_id FROM chat_cards WHERE task_id = ?",
                        (task_id,))
         if card is None:
@@ -125,7 +128,7 @@ class Morning:
             for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
                 for button in row:
                     data = button.get("callback_data", "")
-                    if button["text"] == "Approve" and data.split(":")[3] == str(version):
+                    if button["text"] in labels and data.split(":")[3] == str(version):
                         return str(data)
         return None
 
@@ -182,6 +185,8 @@ def count(db: Path, emu: TelegramEmulator, morning: Morning) -> dict[str, Any]:
     counts["runs_stuck"] = (_db_one(db, "SELECT count(*) FROM runs WHERE status IN "
                                         "('pending', 'running')") or (0,))[0]
     counts["group_messages"] = len(messages)
+    counts["not_done"] = ",".join(f"{k}:{st}:v{v}" for k, st, v in _db_all(
+        db, "SELECT key, stage, version FROM tasks WHERE stage != 'done'")) or "-"
     return counts
 
 
