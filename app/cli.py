@@ -10,12 +10,14 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from app import logs
 from core.clock import SystemClock
 from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, OrchError
+from core.instance.lease import LeaseHeld
 from core.sync.config import SyncConfig
 
 
@@ -35,15 +37,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         SyncConfig.from_settings(settings)  # the [plane] options fail here, not later
     except ConfigError as exc:
-        print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
+        print(config_line(exc), file=sys.stderr)
         return 2
     if args.command == "doctor":
         return asyncio.run(doctor(settings))
     return asyncio.run(run(settings))
 
 
-def _expected(exc: ConfigError) -> str:
-    return exc.expected if exc.expected.startswith("is ") else f"is malformed: {exc.expected}"
+def config_line(exc: ConfigError) -> str:
+    """The one line a configuration failure ends start-up with (and doctor prints)."""
+    expected = exc.expected if exc.expected.startswith("is ") else \
+        f"is malformed: {exc.expected}"
+    return f"orch: setting {exc.setting} {expected}"
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -51,22 +56,51 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM. A signal during start-up (Telegram still unreachable,
+    say) ends it at once: start-up is cancelled and everything opened so far is closed."""
     from app.runtime import running
 
     logs.configure(settings.log_level, _secrets(settings))
     stop = asyncio.Event()
+    main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if not stop.is_set() and not serving.is_set() and main_task is not None:
+            main_task.cancel()
+        stop.set()
+
+    serving = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    redact = logs.RedactSecrets(_secrets(settings)).redact
     try:
-        async with running(settings, SystemClock()):
-            await stop.wait()
+        async with running(settings, SystemClock()) as orch:
+            serving.set()
+            await _first(stop.wait(), orch.lost.wait())
+            lost = orch.lost.is_set()
+    except asyncio.CancelledError:
+        return 0 if stop.is_set() else 1
+    except ConfigError as exc:
+        print(redact(config_line(exc)), file=sys.stderr)
+        return 2
+    except LeaseHeld as exc:
+        print(f"orch: {exc}", file=sys.stderr)
+        return 2
     except OrchError as exc:
-        print(f"orch: {logs.RedactSecrets(_secrets(settings)).redact(str(exc))}",
-              file=sys.stderr)
+        print(f"orch: {redact(str(exc))}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if lost else 0
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def doctor(settings: Settings) -> int:
@@ -79,38 +113,41 @@ async def doctor(settings: Settings) -> int:
 
 
 async def _check_database(settings: Settings) -> bool:
-    from storage.database import Database
+    """As `orch run` opens it: usable or the same one line; and who holds it, if anyone."""
+    from app.startup import lease_line, open_database
 
     try:
-        db = await Database.open(settings.db_path)
-    except OrchError as exc:
-        print(f"database: FAILED ({exc})")
+        db = await open_database(settings.db_path)
+    except ConfigError as exc:
+        print(config_line(exc))
         return False
-    version = await db.schema_version()
-    await db.close()
+    try:
+        version = await db.schema_version()
+        held = await lease_line(db, settings.db_path)
+    finally:
+        await db.close()
     print(f"database: ok ({settings.db_path}, schema version {version})")
+    if held:
+        print(held)
     return True
 
 
 async def _check_telegram(settings: Settings) -> bool:
+    """As `orch run` starts: a refused token is the same one line; unreachable is said."""
     from telegram import Bot
-    from telegram.error import InvalidToken, TelegramError
 
+    from app.startup import check_telegram
     from bot.app import api_base
 
     redact = logs.RedactSecrets(_secrets(settings)).redact
+    bot = Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url))
     try:
-        async with Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url)) as b:
-            me = b.bot
-    except InvalidToken:
-        print("telegram: FAILED (the token was refused)")
+        line = await check_telegram(bot)
+    except ConfigError as exc:
+        print(redact(config_line(exc)))
         return False
-    except TelegramError as exc:
-        print(f"telegram: FAILED ({redact(str(exc))})")
-        return False
-    print(f"telegram: ok (@{me.username})")
-    return True
-
+    print(redact(line))
+    return line.startswith("telegram: ok")
 
 
 async def _check_plane(settings: Settings) -> bool:

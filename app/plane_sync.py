@@ -10,11 +10,10 @@ from typing import Any
 from starlette.routing import BaseRoute
 from telegram.ext import Application, CallbackContext, Job
 
-from app.webhook_routes import plane_webhook_route
+from app.webhook_routes import DeliveryLog, plane_webhook_route
 from core.clock import Clock
 from core.config import Settings
 from core.integrations.plane.client import PlaneClient
-from core.integrations.plane.webhooks import DeliveryDedup
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
@@ -24,6 +23,7 @@ from core.sync.reconciler import Reconciler
 from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
 from storage.database import Database
+from storage.instance import SqliteDeliveryLog
 from storage.tracker_items import SqliteSyncStore
 
 JOB_NAME = "plane-reconcile"
@@ -37,12 +37,14 @@ class PlaneSync:
     budget: RateBudget
     states: StatesCache
     reconciler: Reconciler
-    dedup: DeliveryDedup
+    deliveries: DeliveryLog
     webhook_secret: str
+    clock: Clock
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/plane."""
-        return [plane_webhook_route(self.reconciler, self.webhook_secret, self.dedup)]
+        return [plane_webhook_route(self.reconciler, self.webhook_secret, self.deliveries,
+                                    self.clock)]
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -76,8 +78,8 @@ def build_plane_sync(
         dependencies=dependencies, meter=client.stats, budget=budget)
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
-    return PlaneSync(client, budget, states, reconciler, DeliveryDedup(),
-                     settings.plane_webhook_secret)
+    return PlaneSync(client, budget, states, reconciler, SqliteDeliveryLog(db),
+                     settings.plane_webhook_secret, clock)
 
 
 def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: PlaneSync,

@@ -9,15 +9,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.clock import Clock
 from core.integrations.plane.webhooks import (
     SIGNATURE_HEADER,
-    DeliveryDedup,
     InvalidDelivery,
     parse_delivery,
     verify_signature,
@@ -36,10 +37,21 @@ class ReconcileHints(Protocol):
         ...
 
 
-def plane_webhook_route(reconciler: ReconcileHints, secret: str, dedup: DeliveryDedup,
-                        *, path: str = "/hooks/plane") -> Route:
+class DeliveryLog(Protocol):
+    """Deliveries already taken, per source (storage.instance.SqliteDeliveryLog): a
+    sender retries on network errors, and a restart must not make a retry look new."""
+
+    async def first_time(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """Record the delivery; True the first time `source` sends this id."""
+        ...
+
+
+def plane_webhook_route(reconciler: ReconcileHints, secret: str, deliveries: DeliveryLog,
+                        clock: Clock, *, path: str = "/hooks/plane",
+                        source: str = "plane") -> Route:
     """The route that turns verified, first-seen Plane deliveries into reconcile hints.
-    With no secret configured every delivery is refused: an unset secret is never open."""
+    With no secret configured every delivery is refused: an unset secret is never open.
+    The body arrives already bounded by the HTTP app's BodyLimit."""
 
     async def receive(request: Request) -> Response:
         body = await request.body()
@@ -49,7 +61,7 @@ def plane_webhook_route(reconciler: ReconcileHints, secret: str, dedup: Delivery
             delivery = parse_delivery(request.headers, body, secret)
         except InvalidDelivery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if not dedup.first_time(delivery.delivery_id):
+        if not await deliveries.first_time(source, delivery.delivery_id, clock.now()):
             return JSONResponse({"ok": True, "duplicate": True})
         queued = False
         if delivery.event in ITEM_EVENTS and delivery.item_id is not None:

@@ -39,6 +39,8 @@ class AgentCommand:
     command: tuple[str, ...]
     timeout_s: float = 1800.0
     transient_exit_code: int = 75
+    # names of orch's environment variables this agent may see besides PATH, HOME, LANG
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Settings:
     db_path: str = "orch.db"
     task_key_prefix: str = "ORCH"
     http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    http_max_body_bytes: int = 1_000_000
     api_token: str = ""
     # Plane
     plane_api_url: str = ""
@@ -77,6 +81,9 @@ class Settings:
     # repo name → git remote URL (ORCH_CONFIG [repos]); a repo without one gets a local
     # repository under repos_dir, which is what the sandbox uses
     repo_remotes: Mapping[str, str] = field(default_factory=dict)
+    # environment variables every agent may see besides PATH, HOME, LANG (names only)
+    agent_env: tuple[str, ...] = ()
+    agent_result_max_bytes: int = 1_000_000
     max_concurrency: int = 2
     per_repo_concurrency: int | None = None
     transient_max_attempts: int = 3
@@ -115,6 +122,14 @@ class Settings:
                 "ORCH",
             ),
             http_port=env.parse("ORCH_HTTP_PORT", _port, "a TCP port 1-65535", None),
+            http_host=env.text("ORCH_HTTP_HOST") or cls.http_host,
+            http_max_body_bytes=env.parse(
+                "ORCH_HTTP_MAX_BODY_BYTES", _positive, "a positive number of bytes", 1_000_000
+            ),
+            agent_env=env.parse("ORCH_AGENT_ENV", _env_names, "comma-separated names", ()),
+            agent_result_max_bytes=env.parse(
+                "ORCH_AGENT_RESULT_MAX_BYTES", _positive, "a positive number of bytes", 1_000_000
+            ),
             api_token=env.text("ORCH_API_TOKEN"),
             plane_api_url=env.text("ORCH_PLANE_API_URL"),
             plane_api_token=env.text("ORCH_PLANE_API_TOKEN"),
@@ -265,7 +280,11 @@ def _agent_from(role: str, raw: Any) -> AgentCommand:
         raise ConfigError("ORCH_CONFIG", f"agents.{role}.timeout_s as seconds > 0")
     if not isinstance(transient, int):
         raise ConfigError("ORCH_CONFIG", f"agents.{role}.transient_exit_code as an integer")
-    return AgentCommand(tuple(command), float(timeout), transient)
+    names = table.get("env", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and _is_env_name(n)
+                                              for n in names):
+        raise ConfigError("ORCH_CONFIG", f"agents.{role}.env as a list of variable names")
+    return AgentCommand(tuple(command), float(timeout), transient, tuple(names))
 
 
 def _table(raw: Any, where: str) -> dict[str, Any]:
@@ -343,6 +362,17 @@ def _id_set(raw: str) -> frozenset[int]:
 def _names(raw: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in raw.split(",") if part.strip())
     if not all(name.replace("_", "").replace("-", "").isalnum() for name in names):
+        raise ValueError(raw)
+    return names
+
+
+def _is_env_name(name: str) -> bool:
+    return name.replace("_", "a").isalnum() and name.isascii() and not name[:1].isdigit()
+
+
+def _env_names(raw: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not all(_is_env_name(name) for name in names):
         raise ValueError(raw)
     return names
 

@@ -91,6 +91,26 @@ class AgentResult:
         return None if value is None else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class AgentProcess:
+    """The process group a run's agent lives in, as recorded for a later orch to kill.
+
+    `started` is the group leader's start time (None where the system cannot tell); it
+    tells the group apart from an unrelated process that was given the same pid later.
+    """
+
+    group: int
+    started: int | None
+
+
+class ProcessLedger(Protocol):
+    """Where a runner records the process group of a run as soon as it exists."""
+
+    async def record_process(self, run_id: int, process: AgentProcess) -> None:
+        """Remember the run's process group; never raises for a run already closed."""
+        ...
+
+
 class AgentRunner(Protocol):
     """Runs one agent command for one request and reports how it went.
 

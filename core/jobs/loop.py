@@ -8,7 +8,8 @@ the stage engine inside `asyncio.shield`, so a stop arriving then cannot lose it
 
 A stop (cancellation) while an agent runs stops the agent and leaves its run open, as
 a crash would: the next start sweeps it to failed ("orch restarted during the run")
-and requeues its job exactly once. A run's owner is `host:pid:token`; at a sweep, an
+and requeues its job exactly once, after killing the run's recorded process group if it
+is still alive on this host (the `reaper`). A run's owner is `host:pid:token`; at a sweep, an
 open run of another owner counts as abandoned when that owner is on this host and its
 process is gone, or is this very process (an earlier loop: one loop per process), or
 when it started longer than `run_stale_after_s` ago.
@@ -21,9 +22,9 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +46,15 @@ class Worktrees(Protocol):
 
     async def prepare(self, task: Task) -> Path:
         """The task's git worktree on its branch, made if missing."""
+        ...
+
+
+class Reaper(Protocol):
+    """Kills what dead orchs left running (core.integrations.agents.processes)."""
+
+    async def reap(self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]) -> int:
+        """Kill the live process groups of the open runs that a sweep with the same
+        arguments fails; how many groups were signalled."""
         ...
 
 
@@ -106,6 +116,7 @@ class JobLoop:
         owner: str | None = None,
         is_alive: Callable[[str], bool] = owner_alive,
         sweep_interval_s: float = 300.0,
+        reaper: Reaper | None = None,
     ) -> None:
         self._runs = runs
         self._engine = engine
@@ -118,6 +129,7 @@ class JobLoop:
         self._logs_dir = logs_dir or Path(settings.repos_dir) / "_logs"
         self.owner = owner or make_owner()
         self._is_alive = is_alive
+        self._reaper = reaper
         self._sweep_every = timedelta(seconds=sweep_interval_s)
         self._next_sweep = clock.now()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -191,6 +203,11 @@ class JobLoop:
         owners = await self._runs.open_run_owners()
         dead = [o for o in owners if o != self.owner and not self._is_alive(o)]
         cutoff = now - timedelta(seconds=self._settings.run_stale_after_s)
+        if self._reaper is not None:
+            # an abandoned agent may still be at work: it dies before its job is requeued
+            killed = await self._reaper.reap(owner=self.owner, cutoff=cutoff, dead_owners=dead)
+            if killed:
+                log.warning("killed %d agent process group(s) left by a dead orch", killed)
         swept = await self._runs.sweep_stale(
             owner=self.owner, cutoff=cutoff, dead_owners=dead, reason=RESTARTED, at=now)
         for item in swept:

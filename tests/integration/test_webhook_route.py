@@ -13,9 +13,12 @@ import pytest
 from starlette.applications import Starlette
 
 from app.webhook_routes import plane_webhook_route
+from core.clock import ManualClock
 from core.config import DEFAULT_STATE_NAMES
-from core.integrations.plane.webhooks import DeliveryDedup, sign
+from core.integrations.plane.webhooks import sign
 from sandbox.plane import SentDelivery
+from storage.database import Database
+from storage.instance import SqliteDeliveryLog
 from tests.plane_rig import Rig, plane_rig
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures/plane/webhooks"
@@ -55,8 +58,16 @@ def hints() -> Hints:
 
 
 @pytest.fixture
-async def http(hints: Hints) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[plane_webhook_route(hints, SECRET, DeliveryDedup())])
+async def deliveries(tmp_path: Path) -> AsyncIterator[SqliteDeliveryLog]:
+    db = await Database.open(tmp_path / "deliveries.db")
+    yield SqliteDeliveryLog(db)
+    await db.close()
+
+
+@pytest.fixture
+async def http(hints: Hints, deliveries: SqliteDeliveryLog, clock: ManualClock
+               ) -> AsyncIterator[httpx.AsyncClient]:
+    app = Starlette(routes=[plane_webhook_route(hints, SECRET, deliveries, clock)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://orch.test") as client:
         yield client
@@ -121,8 +132,9 @@ async def test_a_signed_but_malformed_delivery_is_400(http: httpx.AsyncClient,
     assert response.status_code == 400 and hints.got == []
 
 
-async def test_no_secret_means_every_delivery_is_refused(hints: Hints) -> None:
-    app = Starlette(routes=[plane_webhook_route(hints, "", DeliveryDedup())])
+async def test_no_secret_means_every_delivery_is_refused(
+        hints: Hints, deliveries: SqliteDeliveryLog, clock: ManualClock) -> None:
+    app = Starlette(routes=[plane_webhook_route(hints, "", deliveries, clock)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         headers, body = recorded("1795248452.299588")
@@ -130,7 +142,8 @@ async def test_no_secret_means_every_delivery_is_refused(hints: Hints) -> None:
     assert hints.got == []
 
 
-async def test_et002_through_the_webhook_route_stays_silent(rig: Rig) -> None:
+async def test_et002_through_the_webhook_route_stays_silent(
+        rig: Rig, deliveries: SqliteDeliveryLog, clock: ManualClock) -> None:
     """A Done item aliased as approved, touched again and again: every delivery is
     verified and reconciled, and nothing is ever said."""
     reconciler = rig.reconciler(names={**DEFAULT_STATE_NAMES, "approved": "Done"})
@@ -148,7 +161,7 @@ async def test_et002_through_the_webhook_route_stays_silent(rig: Rig) -> None:
         rig.emulator.change_item(item, {"priority": ["low", "high"][n % 2]}, {"id": "x"})
     await rig.emulator.deliver_webhooks()
 
-    app = Starlette(routes=[plane_webhook_route(reconciler, SECRET, DeliveryDedup())])
+    app = Starlette(routes=[plane_webhook_route(reconciler, SECRET, deliveries, clock)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         answers: list[Any] = []

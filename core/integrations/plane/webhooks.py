@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,29 +71,6 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
         project_id=project_id,
         field=_changed_field(payload),
     )
-
-
-class DeliveryDedup:
-    """The most recent delivery ids, bounded: Plane retries a delivery on network errors."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
-        self._capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def first_time(self, delivery_id: str) -> bool:
-        """Record the id; True the first time it is seen (within the last `capacity`)."""
-        if delivery_id in self._seen:
-            self._seen.move_to_end(delivery_id)
-            return False
-        self._seen[delivery_id] = None
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
-
-    def __len__(self) -> int:
-        return len(self._seen)
 
 
 def _subject(event: str, data: Mapping[str, Any]) -> tuple[str | None, str | None]:
