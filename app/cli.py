@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, OrchError
 from core.instance.lease import LeaseHeld
 from core.sync.config import SyncConfig
+
+SHUTDOWN_DEADLINE_S = 9.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,9 +69,12 @@ async def run(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
-        if not stop.is_set() and not serving.is_set() and main_task is not None:
-            main_task.cancel()
+        if stop.is_set():
+            return
         stop.set()
+        _exit_if_still_running_after(SHUTDOWN_DEADLINE_S)
+        if not serving.is_set() and main_task is not None:
+            main_task.cancel()
 
     serving = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,6 +97,20 @@ async def run(settings: Settings) -> int:
         print(f"orch: {redact(str(exc))}", file=sys.stderr)
         return 1
     return 1 if lost else 0
+
+
+def _exit_if_still_running_after(seconds: float) -> None:
+    """The last resort behind a clean stop: whatever hangs, orch is gone within 10 s.
+    Its agents die with it (their guards), its open runs are swept at the next start."""
+
+    def too_slow() -> None:
+        print(f"orch: still stopping after {seconds:g} s; exiting now", file=sys.stderr,
+              flush=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, too_slow)
+    timer.daemon = True
+    timer.start()
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:

@@ -4,7 +4,9 @@ HTTP app. `orch run`, the demo and the end-to-end tests all build it here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -40,11 +42,19 @@ class PlaneSync:
     deliveries: DeliveryLog
     webhook_secret: str
     clock: Clock
+    # reconcile ticks in flight: PTB shields a job and waits for it on stop, so a tick
+    # hanging on Plane would hold a shutdown for as long as Plane hangs
+    ticks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/plane."""
         return [plane_webhook_route(self.reconciler, self.webhook_secret, self.deliveries,
                                     self.clock)]
+
+    def cancel_ticks(self) -> None:
+        """Stop the reconcile ticks in flight (at shutdown: nothing waits on Plane)."""
+        for tick in list(self.ticks):
+            tick.cancel()
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -89,7 +99,12 @@ def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: Pla
         raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
 
     async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        await sync.reconciler.tick()  # never raises; its report is in the /queue block
+        # never raises; its report is in the /queue block
+        tick = asyncio.ensure_future(sync.reconciler.tick())
+        sync.ticks.add(tick)
+        tick.add_done_callback(sync.ticks.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await tick
 
     return app.job_queue.run_repeating(
         reconcile, interval=interval_s, first=first_s, name=JOB_NAME,

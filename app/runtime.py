@@ -234,6 +234,8 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
 
 async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
+    if orch.plane:
+        orch.plane.cancel_ticks()  # a hanging Plane must not hold the shutdown
     await orch.app.updater.stop()
     await orch.app.stop()
     await orch.supervisor.stop()
