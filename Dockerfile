@@ -10,6 +10,6 @@ COPY sandbox ./sandbox
 RUN pip install --no-cache-dir .
 RUN useradd --create-home orch && mkdir -p /data && chown orch /data
 USER orch
-ENV ORCH_DB_PATH=/data/orch.db ORCH_REPOS_DIR=/data/repos
+ENV ORCH_DB_PATH=/data/orch.db ORCH_REPOS_DIR=/data/repos ORCH_HTTP_HOST=0.0.0.0
 VOLUME ["/data"]
 CMD ["orch", "run"]

@@ -107,6 +107,8 @@ async def test_a_killed_orch_leaves_no_agent_and_runs_each_job_again_once(
             _kill_survivors(old)  # only if the test failed: leave nothing behind
             assert await second.stop() == 0, second.stderr()
 
+    groups = await _query(db_path, "SELECT process_group FROM runs")
+    assert len(groups) == 2 * TASKS and all(g > 1 for (g,) in groups)  # each run recorded
     runs = await _query(db_path, "SELECT job_id, attempt, status, error FROM runs "
                                  "ORDER BY job_id, id")
     jobs = {job_id for job_id, *_ in runs}
