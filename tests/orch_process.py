@@ -74,6 +74,16 @@ async def start_orch(env: Mapping[str, str], log: Path) -> OrchProcess:
     return OrchProcess(proc, log)
 
 
+async def doctor(env: Mapping[str, str]) -> tuple[int, str]:
+    """`orch doctor` with these settings: (exit status, stdout)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "doctor", cwd=ROOT, env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return await proc.wait(), out.decode()
+
+
 async def until(check: Callable[[], Awaitable[bool] | bool], within: float = 30.0,
                 what: str = "the condition") -> None:
     """Poll a condition about another process until it holds; fails after `within`."""

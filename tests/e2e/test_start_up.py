@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sandbox.telegram.emulator import TelegramEmulator
-from tests.orch_process import free_port, orch_env, start_orch, until
+from tests.orch_process import doctor, free_port, orch_env, start_orch, until
 
 # A case: (settings to add, given a scratch folder; the setting the line must name).
 # Other start-up checks (log level, gate names, ...) belong in this list too.
@@ -61,8 +61,9 @@ async def test_a_start_up_failure_is_one_line_and_exit_2(
     if case == "database folder takes no files" and not HAS_PROC:
         pytest.skip("needs Linux's /proc")
     # at WARNING nothing else is logged on a clean start, so the line stands alone
-    env = orch_env(telegram, tmp_path / "orch.db", ORCH_LOG_LEVEL="WARNING")
-    orch = await start_orch({**env, **extra(tmp_path)}, tmp_path / "orch.log")
+    env = {**orch_env(telegram, tmp_path / "orch.db", ORCH_LOG_LEVEL="WARNING"),
+           **extra(tmp_path)}
+    orch = await start_orch(env, tmp_path / "orch.log")
 
     status = await orch.ended()
 
@@ -70,6 +71,8 @@ async def test_a_start_up_failure_is_one_line_and_exit_2(
     assert status == 2, orch.stderr()
     assert len(lines) == 1 and lines[0].startswith(f"orch: setting {named} "), lines
     assert "Traceback" not in orch.stderr() and "refused-token-xyz" not in orch.stderr()
+    checked, report = await doctor(env)
+    assert checked == 1 and lines[0] in report.splitlines()  # doctor says the same
 
 
 async def test_a_second_orch_on_the_same_database_exits_2_naming_the_first(
@@ -88,6 +91,7 @@ async def test_a_second_orch_on_the_same_database_exits_2_naming_the_first(
             rf"orch \(host \S+, pid {first.pid}, since \S+Z\); stop that one first, or give "
             rf"this one its own ORCH_DB_PATH", lines[0]), lines[0]
         assert first.proc.returncode is None  # the first one is not disturbed
+        assert lines[0] in (await doctor(env))[1].splitlines()  # doctor says the same
     finally:
         assert await first.stop() == 0
     # once the first has stopped, the database is free again
