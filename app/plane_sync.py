@@ -12,17 +12,16 @@ from typing import Any
 from starlette.routing import BaseRoute
 from telegram.ext import Application, CallbackContext, Job
 
-from app.webhook_routes import DeliveryLog, plane_webhook_route
+from app.webhook_routes import plane_webhook_route
 from core.clock import Clock
 from core.config import Settings
 from core.integrations.plane.client import PlaneClient
 from core.pipeline.service import PipelineService
-from core.ports import NotifierHub
+from core.ports import DeliveryLog, DependencySink, NotifierHub
 from core.queue_view import QueueService
 from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
-from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
 from storage.database import Database
 from storage.instance import SqliteDeliveryLog

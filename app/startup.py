@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +73,17 @@ def database_problem(path: str) -> str | None:
         return f"its folder {folder} is not writable"
     if file.exists() and not os.access(file, os.R_OK | os.W_OK):
         return f"{file} is not writable"
+    if not file.exists():
+        try:  # root passes every access check; a folder that takes no files does not
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            return f"its folder {folder} takes no new files ({exc.strerror or exc})"
     return None
+
+
+def unusable_database(path: str, problem: str) -> ConfigError:
+    return ConfigError("ORCH_DB_PATH", f"is unusable ({path}: {problem}): give orch a "
+                                       f"writable folder")
 
 
 async def open_database(path: str) -> Database:
@@ -83,8 +94,7 @@ async def open_database(path: str) -> Database:
             return await Database.open(path)
         except StorageError as exc:
             problem = str(exc.__cause__ or exc)
-    raise ConfigError("ORCH_DB_PATH", f"is unusable ({path}: {problem}): give orch a "
-                                      f"writable folder")
+    raise unusable_database(path, problem)
 
 
 async def connect_telegram(bot: Bot, readiness: Readiness, clock: Clock) -> None:
@@ -140,15 +150,15 @@ def readyz_route(readiness: Readiness) -> Route:
     return Route("/readyz", readyz, methods=["GET"])
 
 
-async def lease_line(db: Database, db_path: str) -> str | None:
-    """For `orch doctor`: the line `orch run` would stop with if the lease is held by a
-    live orch, a note if a dead one left it, None if free."""
+def lease_line(db_path: str) -> str | None:
+    """For `orch doctor` (read-only): the line `orch run` would stop with if a live orch
+    holds the database, a note if a dead one left it, None if it is free."""
     from core.clock import SystemClock
     from core.instance.lease import LeaseHeld
     from core.jobs.loop import owner_alive
-    from storage.instance import SqliteLeaseStore
+    from storage.instance import read_lease
 
-    holder = await SqliteLeaseStore(db).current()
+    holder = read_lease(db_path)
     if holder is None or holder.expires_at <= SystemClock().now():
         return None
     if owner_alive(holder.holder):

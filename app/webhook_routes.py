@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,27 +21,11 @@ from core.integrations.plane.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from core.ports import DeliveryLog, ReconcileHints
 
 log = logging.getLogger(__name__)
 
 ITEM_EVENTS = frozenset({"issue", "issue_comment"})
-
-
-class ReconcileHints(Protocol):
-    """Takes a hint that an item changed (the Reconciler implements it)."""
-
-    def hint(self, project_id: str | None, item_id: str) -> bool:
-        """Queue a prompt reconcile of the item; never blocks. False if not queued."""
-        ...
-
-
-class DeliveryLog(Protocol):
-    """Deliveries already taken, per source (storage.instance.SqliteDeliveryLog): a
-    sender retries on network errors, and a restart must not make a retry look new."""
-
-    async def first_time(self, source: str, delivery_id: str, at: datetime) -> bool:
-        """Record the delivery; True the first time `source` sends this id."""
-        ...
 
 
 def plane_webhook_route(reconciler: ReconcileHints, secret: str, deliveries: DeliveryLog,

@@ -3,7 +3,11 @@ already taken (shared by every webhook source, each under its own name)."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from core.clock import parse_iso, utc_iso
 from core.instance.lease import LeaseHolder
@@ -11,6 +15,28 @@ from storage.database import Database
 from storage.queries import queries
 
 Q = queries("instance")
+
+
+def read_lease(path: str) -> LeaseHolder | None:
+    """The lease of the database at `path`, read-only (for `orch doctor`); None when the
+    file, the table or the row is not there."""
+    file = Path(path)
+    if not file.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute(Q["current_lease"]).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # an older schema without the table: nobody holds a lease
+    return _holder(row) if row else None
+
+
+def _holder(row: Sequence[Any]) -> LeaseHolder:
+    holder, host, pid, since, expires_at = row
+    return LeaseHolder(holder, host, pid, parse_iso(since), parse_iso(expires_at))
 
 
 class SqliteLeaseStore:
@@ -21,10 +47,7 @@ class SqliteLeaseStore:
 
     async def current(self) -> LeaseHolder | None:
         row = await self._db.fetch_one(Q["current_lease"])
-        if row is None:
-            return None
-        return LeaseHolder(row["holder"], row["host"], row["pid"], parse_iso(row["since"]),
-                           parse_iso(row["expires_at"]))
+        return _holder(tuple(row)) if row is not None else None
 
     async def take(self, me: LeaseHolder, at: datetime, replacing: str | None) -> bool:
         params = {"holder": me.holder, "host": me.host, "pid": me.pid, "at": utc_iso(at),

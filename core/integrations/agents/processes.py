@@ -17,9 +17,8 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from core.jobs.agents import AgentProcess
+from core.ports import OpenProcesses
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +65,6 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-class OpenProcesses(Protocol):
-    """The process groups recorded for open runs (storage.jobs.SqliteJobStore)."""
-
-    async def abandoned_processes(
-        self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]
-    ) -> Sequence[tuple[int, str, AgentProcess]]:
-        """(run id, run owner, process) of each open run that `sweep_stale` with the
-        same arguments would fail, for runs with a recorded process group."""
-        ...
 
 
 class OrphanReaper:

@@ -40,11 +40,11 @@ from core.jobs.agents import (
     AgentProcess,
     AgentRequest,
     AgentResult,
-    ProcessLedger,
     RunOutcome,
     outcome_for,
     parse_structured_result,
 )
+from core.ports import ProcessLedger
 
 log = logging.getLogger(__name__)
 
