@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from core.clock import Clock, utc_iso
 from core.errors import OrchError
+from core.ports import LeaseStore
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +51,6 @@ class LeaseHeld(OrchError):
 
 class LeaseLost(OrchError):
     """The lease was taken over while this orch believed it held it."""
-
-
-class LeaseStore(Protocol):
-    """The lease row (storage.instance_lease.SqliteLeaseStore)."""
-
-    async def current(self) -> LeaseHolder | None: ...
-
-    async def take(self, me: LeaseHolder, at: datetime, replacing: str | None) -> bool:
-        """Become the holder if the lease is free at `at`, mine, or held by `replacing`
-        (a holder found dead); one compare-and-set. False when someone else holds it."""
-        ...
-
-    async def renew(self, holder: str, at: datetime, expires_at: datetime) -> bool:
-        """Heartbeat; False when `holder` no longer holds the lease."""
-        ...
-
-    async def release(self, holder: str) -> None: ...
 
 
 class InstanceLease:

@@ -15,6 +15,7 @@ the same contract suites (tests/contracts/).
 | jobs    | JobStore, RunStore, JobStats                                 |
 | agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
+| instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
 | sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
@@ -32,6 +33,7 @@ from core.ports.agents import (
 )
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.notify import Notifier, NotifierHub
@@ -53,6 +55,7 @@ __all__ = [
     "ItemRecords",
     "JobStats",
     "JobStore",
+    "LeaseStore",
     "LessonStore",
     "LessonsFeed",
     "Notifier",

@@ -1,6 +1,6 @@
 """The agent's guard: a tiny parent that makes an agent's whole process group die with orch.
 
-    python -I -S guard.py ORCH_PID -- COMMAND [ARG...]
+    python -I -S guard.py PARENT_PID -- COMMAND [ARG...]
 
 orch starts this script (not the agent) as the leader of a new process group. The guard
 asks Linux for a signal when orch dies (prctl PR_SET_PDEATHSIG), starts the agent in the
@@ -42,7 +42,7 @@ def _kill_group_if_orphaned(orch_pid: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[2] != "--" or not argv[1].isdigit():
-        print("usage: guard.py ORCH_PID -- COMMAND [ARG...]", file=sys.stderr)
+        print("usage: guard.py PARENT_PID -- COMMAND [ARG...]", file=sys.stderr)
         return 2
     orch_pid, command = int(argv[1]), argv[3:]
     signal.signal(signal.SIGTERM, lambda *_: _kill_group_if_orphaned(orch_pid))
