@@ -44,6 +44,7 @@ from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
+from storage.revisions import SqliteRevisions
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock)
+    queue = QueueService(pipeline, settings.pipeline, clock, revisions=SqliteRevisions(db))
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
                          rate_limiter=settings.telegram_rate_limiter)
     codec = ButtonCodec(settings.telegram_token)
@@ -149,11 +150,12 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
 def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
              deps: DependencyService, jobs: JobQueueView) -> None:
     """What /queue and the cards show beyond the tasks themselves."""
-    for source in (jobs, notifier, journal):
-        queue.add_source(source)
+    queue.add_view(jobs)
+    queue.add_source(notifier)  # in memory and cheap: rebuilt on every request
+    queue.add_source(journal, watches=("lessons",))
     queue.add_explainer(jobs)
     queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:

@@ -84,6 +84,10 @@ class TaskStore(Protocol):
         """Every task not done or cancelled, oldest first by time in stage."""
         ...
 
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        """Open tasks counted per stage, and the `per_stage` oldest of each stage."""
+        ...
+
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         """The newest `limit` events of a task, oldest first."""
         ...

@@ -26,10 +26,12 @@ from core.jobs.model import (
     Claim,
     ClaimLimits,
     Job,
+    JobCounts,
     JobDraft,
     JobsOverview,
     JobStatus,
     JobUpdate,
+    LinePlace,
     QueuedJob,
     Run,
     RunEnd,
@@ -121,6 +123,17 @@ class InMemoryTaskStore:
     async def list_open(self) -> Sequence[Task]:
         alive = [t for t in self._tasks.values() if t.stage not in TERMINAL]
         return sorted(alive, key=lambda t: (t.stage_entered_at, t.id))
+
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        alive = await self.list_open()
+        counts = Counter(t.stage for t in alive)
+        seen: Counter[str] = Counter()
+        oldest = []
+        for task in alive:
+            seen[task.stage] += 1
+            if seen[task.stage] <= per_stage:
+                oldest.append(task)
+        return dict(counts), oldest
 
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         own = [e for e in self._events if e.task_id == task_id]
@@ -365,6 +378,28 @@ class InMemoryJobStore:
                   for j, r in sorted(running, key=lambda p: (p[1].started_at, p[0].id))
                   if r is not None),
         )
+
+    async def counts(self, at: datetime, deps_enabled: bool) -> JobCounts:
+        view = await self.overview(at, ClaimLimits(0, deps_enabled=deps_enabled))
+        due = [q.not_before for q in view.queued if q.not_before > at]
+        return JobCounts(
+            len(view.running), len(view.queued), sum(q.waits_for_deps for q in view.queued),
+            sum(not q.waits_for_deps and q.not_before > at for q in view.queued),
+            min(due, default=None))
+
+    async def places(self, task_ids: Collection[int], at: datetime,
+                     deps_enabled: bool) -> Sequence[LinePlace]:
+        view = await self.overview(at, ClaimLimits(0, deps_enabled=deps_enabled))
+        ready = [q for q in view.queued if not q.waits_for_deps and q.not_before <= at]
+        places = [LinePlace(q.task_id, False, q.not_before, q.transient_attempts,
+                            q.waits_for_deps, ready.index(q) + 1 if q in ready else None)
+                  for q in view.queued]
+        places += [LinePlace(r.task_id, True, r.started_at, 0, False, None)
+                   for r in view.running]
+        return [p for p in places if p.task_id in task_ids]
+
+    async def running(self) -> Sequence[RunningJob]:
+        return (await self.overview(datetime.max, ClaimLimits(0))).running
 
     # internals
     def _open(self, task_id: int) -> Job | None:

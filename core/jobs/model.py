@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -258,9 +258,45 @@ class RunStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """Open jobs counted for /queue; they hold until `next_due` (a backoff ends)."""
+
+    running: int = 0
+    queued: int = 0
+    waiting_deps: int = 0
+    backoff: int = 0
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinePlace:
+    """Where a task's open job stands: running, waiting, or its place in the claim line."""
+
+    task_id: int
+    running: bool
+    not_before: datetime
+    transient_attempts: int
+    waits_for_deps: bool
+    position: int | None  # among the jobs that could be claimed now, in claim order
+
+
 class JobStats(Protocol):
     async def overview(self, at: datetime, limits: ClaimLimits) -> JobsOverview:
         """Queued jobs in claim order and running jobs, for /queue."""
+        ...
+
+    async def counts(self, at: datetime, deps_enabled: bool) -> JobCounts:
+        """Every open job counted by what it does or waits for (one pass)."""
+        ...
+
+    async def places(self, task_ids: Collection[int], at: datetime,
+                     deps_enabled: bool) -> Sequence[LinePlace]:
+        """The open jobs of the given tasks (in their task's stage) and their places."""
+        ...
+
+    async def running(self) -> Sequence[RunningJob]:
+        """Running jobs with their run's attempt and start, oldest first."""
         ...
 
 

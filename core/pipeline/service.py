@@ -80,6 +80,10 @@ class PipelineService:
     async def open_tasks(self) -> Sequence[Task]:
         return await self.store.list_open()
 
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        """Open tasks counted per stage, and the `per_stage` oldest of each (for /queue)."""
+        return await self.store.stage_digest(per_stage)
+
     async def approve(
         self,
         task_id: int,

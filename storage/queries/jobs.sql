@@ -117,3 +117,45 @@ JOIN tasks t ON t.id = j.task_id
 JOIN runs r ON r.job_id = j.id AND r.status IN ('pending', 'running')
 WHERE j.status = 'running'
 ORDER BY r.started_at, j.id
+
+-- name: job_counts
+-- Every open job in its task's stage, counted in one pass; the dependency test reads the
+-- few unmet edges once rather than probing per job.
+WITH unmet AS (
+    SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+    WHERE :deps_enabled AND a.stage != 'done'
+)
+SELECT coalesce(sum(j.status = 'running'), 0) AS running,
+       coalesce(sum(j.status = 'queued'), 0) AS queued,
+       coalesce(sum(j.status = 'queued' AND u.task_id IS NOT NULL), 0) AS waiting_deps,
+       coalesce(sum(j.status = 'queued' AND u.task_id IS NULL AND j.not_before > :at), 0)
+           AS backoff,
+       min(CASE WHEN j.status = 'queued' AND j.not_before > :at THEN j.not_before END)
+           AS next_due
+FROM jobs j
+JOIN tasks t ON t.id = j.task_id
+LEFT JOIN unmet u ON u.task_id = j.task_id
+WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j.stage)
+
+-- name: line_places
+-- The open jobs of the given tasks (a JSON array of ids) and, for those that could be
+-- claimed now, their place in claim order (not_before, id), as the claim sees it.
+WITH unmet AS (
+    SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+    WHERE :deps_enabled AND a.stage != 'done'
+), open_jobs AS (
+    SELECT j.id, j.task_id, j.status, j.not_before, j.transient_attempts,
+           u.task_id IS NOT NULL AS waits_for_deps,
+           j.status = 'queued' AND u.task_id IS NULL AND j.not_before <= :at AS ready
+    FROM jobs j
+    JOIN tasks t ON t.id = j.task_id
+    LEFT JOIN unmet u ON u.task_id = j.task_id
+    WHERE j.status IN ('queued', 'running') AND t.stage = j.stage
+), placed AS (
+    SELECT *, row_number() OVER (PARTITION BY ready ORDER BY not_before, id) AS place
+    FROM open_jobs
+)
+SELECT task_id, status, not_before, transient_attempts, waits_for_deps,
+       CASE WHEN ready THEN place END AS position
+FROM placed
+WHERE task_id IN (SELECT value FROM json_each(:ids))
