@@ -20,6 +20,7 @@ from telegram.ext import Application
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
+from app.queue_summary import build_queue
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
@@ -34,7 +35,6 @@ from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
-from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -44,7 +44,6 @@ from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
-from storage.revisions import SqliteRevisions
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,6 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock, revisions=SqliteRevisions(db))
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
                          rate_limiter=settings.telegram_rate_limiter)
     codec = ButtonCodec(settings.telegram_token)
@@ -116,7 +114,8 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         on_waits_changed=notifier.refresh)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps)
     hub.subscribe(engine)
-    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
@@ -145,17 +144,6 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                    runner=SubprocessAgentRunner(clock), worktrees=worktrees,
                    settings=settings, clock=clock, deps=deps)
     return engine, loop
-
-
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
-             deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
-    queue.add_view(jobs)
-    queue.add_source(notifier)  # in memory and cheap: rebuilt on every request
-    queue.add_source(journal, watches=("lessons",))
-    queue.add_explainer(jobs)
-    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -189,6 +177,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
     finally:
         if orch.plane:
             await orch.plane.aclose()
+        await orch.queue.cache.aclose()
         await orch.db.close()
 
 

@@ -146,9 +146,10 @@ class QueueService:
         self._blocks: list[Callable[[Mapping[str, Any], datetime], QueueBlock | None]] = []
         self.cache.add(self._pipeline_section())
 
-    def add_source(self, source: QueueBlockSource, *, watches: tuple[str, ...] = (),
+    def add_source(self, source: QueueBlockSource, *, name: str | None = None,
+                   watches: tuple[str, ...] = (),
                    fingerprint: Callable[[], Hashable] | None = None) -> None:
-        name = f"block {len(self._blocks) + 1}: {type(source).__name__}"
+        name = name or f"{type(source).__name__} {len(self._blocks) + 1}"
         self.cache.add(Section(name, source.queue_block, watches, fingerprint))
         self._blocks.append(lambda parts, now: parts.get(name))
 
