@@ -35,6 +35,7 @@ from storage.queries import queries
 
 Q = queries("jobs")
 OVERVIEW_LIMIT = 200
+LINE_HEAD = 500  # places further down the claim line are not numbered
 
 
 class SqliteJobStore:
@@ -169,11 +170,15 @@ class SqliteJobStore:
     async def places(self, task_ids: Collection[int], at: datetime,
                      deps_enabled: bool) -> Sequence[LinePlace]:
         params = {"ids": json.dumps(list(task_ids)), "at": utc_iso(at),
-                  "deps_enabled": int(deps_enabled)}
+                  "deps_enabled": int(deps_enabled), "limit": LINE_HEAD}
+        async with self._db.read() as tx:
+            head = await tx.fetch_all(Q["line_head"], params)
+            rows = await tx.fetch_all(Q["open_jobs_of_tasks"], params)
+        place = {row["task_id"]: n for n, row in enumerate(head, start=1)}
         return [LinePlace(row["task_id"], row["status"] == "running",
                           parse_iso(row["not_before"]), row["transient_attempts"],
-                          bool(row["waits_for_deps"]), row["position"])
-                for row in await self._db.fetch_all(Q["line_places"], params)]
+                          bool(row["waits_for_deps"]), place.get(row["task_id"]))
+                for row in rows]
 
     async def running(self) -> Sequence[RunningJob]:
         return [_running(row) for row in await self._db.fetch_all(Q["running_jobs"])]

@@ -278,7 +278,7 @@ class LinePlace:
     not_before: datetime
     transient_attempts: int
     waits_for_deps: bool
-    position: int | None  # among the jobs that could be claimed now, in claim order
+    position: int | None  # in claim order among jobs claimable now; None far down the line
 
 
 class JobStats(Protocol):

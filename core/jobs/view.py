@@ -90,7 +90,7 @@ class JobQueueView:
             most = self._settings.transient_max_attempts
             at = place.not_before.strftime("%H:%M")
             return f"retry at {at} ({place.transient_attempts + 1}/{most})"
-        return f"#{place.position} in line" if place.position else None
+        return f"#{place.position} in line" if place.position else "in line"
 
     async def _counts(self) -> JobCounts:
         return await self._stats.counts(self._clock.now(), self._settings.task_deps_enabled)

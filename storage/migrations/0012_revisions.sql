@@ -42,3 +42,8 @@ CREATE TRIGGER IF NOT EXISTS revisions_lessons_update AFTER UPDATE ON lessons
 BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'lessons'; END;
 CREATE TRIGGER IF NOT EXISTS revisions_lessons_delete AFTER DELETE ON lessons
 BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'lessons'; END;
+
+-- /queue counts every open job: a partial index that holds all it reads
+CREATE INDEX IF NOT EXISTS jobs_open_line
+    ON jobs (task_id, stage, status, not_before, transient_attempts)
+    WHERE status IN ('queued', 'running');

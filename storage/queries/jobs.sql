@@ -137,25 +137,24 @@ JOIN tasks t ON t.id = j.task_id
 LEFT JOIN unmet u ON u.task_id = j.task_id
 WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j.stage)
 
--- name: line_places
--- The open jobs of the given tasks (a JSON array of ids) and, for those that could be
--- claimed now, their place in claim order (not_before, id), as the claim sees it.
-WITH unmet AS (
-    SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-    WHERE :deps_enabled AND a.stage != 'done'
-), open_jobs AS (
-    SELECT j.id, j.task_id, j.status, j.not_before, j.transient_attempts,
-           u.task_id IS NOT NULL AS waits_for_deps,
-           j.status = 'queued' AND u.task_id IS NULL AND j.not_before <= :at AS ready
-    FROM jobs j
-    JOIN tasks t ON t.id = j.task_id
-    LEFT JOIN unmet u ON u.task_id = j.task_id
-    WHERE j.status IN ('queued', 'running') AND t.stage = j.stage
-), placed AS (
-    SELECT *, row_number() OVER (PARTITION BY ready ORDER BY not_before, id) AS place
-    FROM open_jobs
-)
-SELECT task_id, status, not_before, transient_attempts, waits_for_deps,
-       CASE WHEN ready THEN place END AS position
-FROM placed
-WHERE task_id IN (SELECT value FROM json_each(:ids))
+-- name: line_head
+-- The first `limit` jobs the claim would take, in its order (the claim order index gives
+-- them sorted, so the scan stops early): /queue's "#3 in line".
+SELECT j.task_id
+FROM jobs j JOIN tasks t ON t.id = j.task_id
+WHERE j.status = 'queued' AND j.not_before <= :at AND t.stage = j.stage
+  AND NOT (:deps_enabled AND EXISTS (
+      SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+      WHERE d.task_id = j.task_id AND a.stage != 'done'))
+ORDER BY j.not_before, j.id
+LIMIT :limit
+
+-- name: open_jobs_of_tasks
+-- The open job of each given task (a JSON array of ids) that is in its task's stage.
+SELECT j.task_id, j.status, j.not_before, j.transient_attempts,
+       :deps_enabled AND EXISTS (
+           SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+           WHERE d.task_id = j.task_id AND a.stage != 'done') AS waits_for_deps
+FROM jobs j JOIN tasks t ON t.id = j.task_id
+WHERE j.task_id IN (SELECT value FROM json_each(:ids))
+  AND j.status IN ('queued', 'running') AND t.stage = j.stage

@@ -62,9 +62,12 @@ SELECT stage, count(*) AS n FROM tasks WHERE stage NOT IN ('done', 'cancelled')
 GROUP BY stage
 
 -- name: oldest_open_per_stage
--- The `per_stage` longest-waiting open tasks of every stage, in one pass.
-SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY stage ORDER BY stage_entered_at, id) AS place
+-- The `per_stage` longest-waiting open tasks of every stage: ranked on the stage index
+-- alone, then only those rows are read.
+SELECT t.* FROM (
+    SELECT id, row_number() OVER (PARTITION BY stage ORDER BY stage_entered_at, id) AS place
     FROM tasks WHERE stage NOT IN ('done', 'cancelled')
-) WHERE place <= :per_stage
-ORDER BY stage_entered_at, id
+) ranked
+JOIN tasks t ON t.id = ranked.id
+WHERE ranked.place <= :per_stage
+ORDER BY t.stage_entered_at, t.id
