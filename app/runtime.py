@@ -19,6 +19,7 @@ from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
+from app.operations import Operations, build_operations
 from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
 from app.queue_summary import build_queue
 from bot.app import build_telegram, install_handlers
@@ -27,6 +28,7 @@ from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
 from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
@@ -93,6 +95,7 @@ class Orch:
     loop: JobLoop
     plane: PlaneSync | None
     supervisor: Supervisor
+    ops: Operations | None = None  # metrics and readiness
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -102,8 +105,9 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
+    calls = TelegramCalls(clock)
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
-                         rate_limiter=settings.telegram_rate_limiter)
+                         rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
     notifier = _notifier(settings, clock, db, tasks, app, codec)
     hub.subscribe(notifier)
@@ -120,8 +124,9 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     install_handlers(app, services)
     plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
              if plane_configured(settings) else None)
+    ops = build_operations(settings, clock, db, calls, notifier, queue, plane)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor())
+                journal, deps, engine, loop, plane, Supervisor(), ops)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -187,7 +192,8 @@ def _start_plane(orch: Orch) -> None:
         return
     orch.supervisor.spawn(orch.plane.reconciler.run(), "plane-sync")
     if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s)
+        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s,
+                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
 
 
 @asynccontextmanager
@@ -197,7 +203,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
     if not settings.http_port:
         yield
         return
-    routes = orch.plane.routes() if orch.plane else ()
+    routes = [*(orch.plane.routes() if orch.plane else ()),
+              *(orch.ops.routes() if orch.ops else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(app, settings.http_port):

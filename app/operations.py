@@ -1,0 +1,52 @@
+"""What operators watch: /metrics and /readyz, wired from the parts of a running orch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute
+
+from app.health import OutboxWatch, Readiness, database_check, reconcile_check, telegram_check
+from app.metrics import LiveSources, OrchMetrics
+from app.plane_sync import PlaneSync
+from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
+from core.clock import Clock
+from core.config import Settings
+from core.queue_view import QueueService
+from storage.database import Database
+from storage.metrics import SqliteMetrics
+
+TELEGRAM_GRACE_S = 60.0
+OUTBOX_STUCK_S = 300.0
+
+
+@dataclass
+class Operations:
+    calls: TelegramCalls
+    metrics: OrchMetrics
+    readiness: Readiness
+
+    def routes(self) -> list[BaseRoute]:
+        return [self.metrics.route(), *self.readiness.routes()]
+
+
+def build_operations(settings: Settings, clock: Clock, db: Database, calls: TelegramCalls,
+                     notifier: TelegramNotifier, queue: QueueService,
+                     plane: PlaneSync | None) -> Operations:
+    """Metrics and readiness checks over the given parts (`plane` None: no tracker)."""
+    live = LiveSources(
+        calls=calls, notifier=notifier, outbox_depth=lambda: notifier.pending,
+        reconciler=lambda: plane.reconciler.stats if plane else None,
+        plane=lambda: plane.client.stats if plane else None, caches=[queue.cache])
+    readiness = Readiness()
+    readiness.add("database", database_check(db))
+    readiness.add("telegram", telegram_check(calls, clock, TELEGRAM_GRACE_S))
+    if plane is not None and settings.reconcile_interval_s > 0:
+        readiness.add("reconcile", reconcile_check(
+            lambda: plane.reconciler.stats, clock, settings.reconcile_interval_s, clock.now()))
+    outbox = OutboxWatch(clock, lambda: notifier.pending,
+                         lambda: notifier.stats.messages_sent + notifier.stats.edits,
+                         OUTBOX_STUCK_S)
+    readiness.add("outbox", outbox.probe)
+    return Operations(calls, OrchMetrics(SqliteMetrics(db), live), readiness)
