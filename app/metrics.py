@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.notifier import TelegramNotifier
 from bot.telemetry import TelegramCalls
 from core.summary.cache import SectionCache
 from core.sync.report import ReconcilerStats, TickReport
@@ -34,20 +35,12 @@ from storage.metrics import SqliteMetrics, StoredFigures
 TICK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class _NotifierFigures(Protocol):
-    @property
-    def stats(self) -> Any: ...
-
-    @property
-    def idle(self) -> bool: ...
-
-
 @dataclass
 class LiveSources:
     """The running objects that count things; any may be missing (e.g. no Plane)."""
 
     calls: TelegramCalls | None = None
-    notifier: _NotifierFigures | None = None
+    notifier: TelegramNotifier | None = None
     outbox_depth: Callable[[], int] | None = None
     reconciler: Callable[[], ReconcilerStats | None] = lambda: None
     plane: Callable[[], Any] = lambda: None  # PlaneStats

@@ -9,8 +9,8 @@ from core.deps.service import DependencyService
 from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
+from core.ports import RevisionSource
 from core.queue_view import QueueBlockSource, QueueService
-from core.summary.cache import RevisionSource
 from storage.database import Database
 from storage.jobs import SqliteJobStore
 from storage.revisions import SqliteRevisions

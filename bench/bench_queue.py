@@ -126,7 +126,7 @@ async def measure(db: Database, calls: int, rounds: int) -> None:
     settings = Settings(approvers=frozenset({111, 222}))
     hub = NotifierHub()
     pipeline = PipelineService(SqliteTaskStore(db), settings.pipeline, clock, hub)
-    deps = DependencyService(SqliteDependencyStore(db), pipeline, hub, clock)
+    deps = DependencyService(SqliteDependencyStore(db), pipeline, clock)
     queue = build_queue(settings, clock, db, pipeline,
                         LessonJournal(SqliteLessonStore(db), clock), deps)
     await timed(queue, fresh=True)  # warm SQLite's page cache, not ours

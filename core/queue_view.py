@@ -22,12 +22,19 @@ import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.pipeline.stages import BLOCKED, Pipeline, Stage
 from core.pipeline.tasks import Task
-from core.summary.cache import Cached, RevisionSource, Section, SectionCache
+from core.ports import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
+from core.summary.cache import Cached, Section, SectionCache
 
 log = logging.getLogger(__name__)
 
@@ -108,32 +115,10 @@ class PipelineDigest:
     until: datetime | None = None
 
 
-class QueueBlockSource(Protocol):
-    """A service that contributes one block to /queue."""
-
-    async def queue_block(self) -> QueueBlock | None: ...
-
-
-class QueueSectionView(Protocol):
-    """Cached sections and the block composed from them when /queue is shown."""
-
-    def sections(self) -> Sequence[Section]: ...
-
-    def block(self, parts: Mapping[str, Any], now: datetime) -> QueueBlock | None: ...
-
-
-class WaitExplainer(Protocol):
-    """Says, for tasks that are waiting for something other than a person, what it is.
-
-    An answer may carry `until` (a datetime attribute): it holds until then at most."""
-
-    async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]: ...
-
-
 class QueueService:
     """Builds the /queue summary from its sections; see the module docstring."""
 
-    def __init__(self, tasks: _OpenTasks, pipeline: Pipeline, clock: Clock, *,
+    def __init__(self, tasks: OpenTasks, pipeline: Pipeline, clock: Clock, *,
                  revisions: RevisionSource | None = None,
                  on_status: Callable[[str], None] | None = None) -> None:
         self._tasks = tasks
@@ -242,10 +227,6 @@ class Reasons(dict[int, str]):
     def hold_until(self, moment: datetime | None) -> None:
         if moment is not None and (self.until is None or moment < self.until):
             self.until = moment
-
-
-class _OpenTasks(Protocol):
-    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]: ...
 
 
 class _NoRevisions:

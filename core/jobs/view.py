@@ -15,9 +15,10 @@ from typing import Any
 
 from core.clock import Clock
 from core.config import Settings
-from core.jobs.model import JobCounts, JobStats, LinePlace, RunningJob
+from core.jobs.model import JobCounts, LinePlace, RunningJob
 from core.pipeline.stages import Pipeline
 from core.pipeline.tasks import Task
+from core.ports import JobStats
 from core.queue_view import QueueBlock, Reasons
 from core.summary.cache import Section
 

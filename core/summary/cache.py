@@ -25,20 +25,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
+from core.ports import RevisionSource
 
 log = logging.getLogger(__name__)
 
 MISS, HIT, STALE = "miss", "hit", "stale"
 _FAILED = ("failed",)  # a revision no section ever has
-
-
-class RevisionSource(Protocol):
-    """The database's revision counters, read together."""
-
-    async def read(self) -> Mapping[str, int]: ...
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ async def rig(database: Database, clock: ManualClock) -> AsyncIterator[Rig]:
     jobs = SqliteJobStore(database)
     engine = StageEngine(pipeline, jobs, settings, clock)
     hub.subscribe(engine)
-    deps = DependencyService(SqliteDependencyStore(database), pipeline, hub, clock)
+    deps = DependencyService(SqliteDependencyStore(database), pipeline, clock)
     journal = LessonJournal(SqliteLessonStore(database), clock)
     queue = build_queue(settings, clock, database, pipeline, journal, deps)
     yield Rig(database, clock, settings, pipeline, jobs, engine, deps, journal, queue)
