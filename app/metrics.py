@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.notifier import TelegramNotifier
 from bot.telemetry import TelegramCalls
 from core.summary.cache import SectionCache
 from core.sync.report import ReconcilerStats, TickReport
@@ -40,7 +39,7 @@ class LiveSources:
     """The running objects that count things; any may be missing (e.g. no Plane)."""
 
     calls: TelegramCalls | None = None
-    notifier: TelegramNotifier | None = None
+    pushes: Callable[[], dict[str, int]] | None = None  # by kind: push, digest
     outbox_depth: Callable[[], int] | None = None
     reconciler: Callable[[], ReconcilerStats | None] = lambda: None
     plane: Callable[[], Any] = lambda: None  # PlaneStats
@@ -107,10 +106,8 @@ def _stored_families(f: StoredFigures) -> Iterator[Metric]:
 def _live_families(live: LiveSources) -> Iterator[Metric]:
     if live.calls is not None:
         yield from _telegram(live.calls)
-    if live.notifier is not None:
-        s = live.notifier.stats
-        yield _counter("orch_pushes", "Pushes sent by kind.", "kind",
-                       {"push": s.pushes, "digest": s.digests})
+    if live.pushes is not None:
+        yield _counter("orch_pushes", "Pushes sent by kind.", "kind", live.pushes())
     if live.outbox_depth is not None:
         yield GaugeMetricFamily("orch_outbox_depth", "Messages waiting to be sent.",
                                 value=live.outbox_depth())

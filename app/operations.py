@@ -17,9 +17,6 @@ from core.queue_view import QueueService
 from storage.database import Database
 from storage.metrics import SqliteMetrics
 
-TELEGRAM_GRACE_S = 60.0
-OUTBOX_STUCK_S = 300.0
-
 
 @dataclass
 class Operations:
@@ -36,17 +33,18 @@ def build_operations(settings: Settings, clock: Clock, db: Database, calls: Tele
                      plane: PlaneSync | None) -> Operations:
     """Metrics and readiness checks over the given parts (`plane` None: no tracker)."""
     live = LiveSources(
-        calls=calls, notifier=notifier, outbox_depth=lambda: notifier.pending,
+        calls=calls, outbox_depth=lambda: notifier.pending,
+        pushes=lambda: {"push": notifier.stats.pushes, "digest": notifier.stats.digests},
         reconciler=lambda: plane.reconciler.stats if plane else None,
         plane=lambda: plane.client.stats if plane else None, caches=[queue.cache])
     readiness = Readiness()
     readiness.add("database", database_check(db))
-    readiness.add("telegram", telegram_check(calls, clock, TELEGRAM_GRACE_S))
+    readiness.add("telegram", telegram_check(calls, clock, settings.ready_telegram_grace_s))
     if plane is not None and settings.reconcile_interval_s > 0:
         readiness.add("reconcile", reconcile_check(
             lambda: plane.reconciler.stats, clock, settings.reconcile_interval_s, clock.now()))
     outbox = OutboxWatch(clock, lambda: notifier.pending,
                          lambda: notifier.stats.messages_sent + notifier.stats.edits,
-                         OUTBOX_STUCK_S)
+                         settings.ready_outbox_stuck_s)
     readiness.add("outbox", outbox.probe)
     return Operations(calls, OrchMetrics(SqliteMetrics(db), live), readiness)

@@ -3,14 +3,20 @@ role and outcome, parsed back with prometheus_client's own parser."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.metrics import LiveSources, OrchMetrics
+from bot.telemetry import TelegramCalls
 from core.clock import ManualClock
+from core.integrations.plane.http import PlaneStats
 from core.jobs.engine import StageEngine
 from core.jobs.model import ClaimLimits, JobStatus, JobUpdate, RunEnd
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
+from core.sync.report import ReconcilerStats
 from storage.database import Database
 from storage.jobs import SqliteJobStore
 from storage.metrics import SqliteMetrics
@@ -53,3 +59,20 @@ async def test_runs_and_claims_land_in_their_buckets(database: Database,
     assert samples[("orch_claim_latency_seconds_bucket", tuple(sorted(claims.items())))] == 2
     assert samples[("orch_claim_latency_seconds_count", (("role", "developer"),))] == 2
     assert samples[("orch_jobs", (("status", "queued"),))] == 1
+
+
+DASHBOARD = (Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
+             ).read_text("utf-8")
+
+
+async def test_every_metric_the_sample_dashboard_plots_is_served(database: Database,
+                                                                  clock: ManualClock) -> None:
+    live = LiveSources(calls=TelegramCalls(clock), outbox_depth=lambda: 0,
+                       pushes=lambda: {"push": 0, "digest": 0},
+                       reconciler=ReconcilerStats, plane=PlaneStats)
+    page = (await OrchMetrics(SqliteMetrics(database), live).page()).decode()
+    served = {f.name for f in text_string_to_metric_families(page)}
+    plotted = set(re.findall(r"orch_[a-z_]+", DASHBOARD))
+    # a histogram is served as name_bucket/_count/_sum, a counter as name_total
+    bases = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in plotted}
+    assert bases and bases <= served
