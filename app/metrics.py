@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
@@ -26,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.telemetry import TelegramCalls
+from core.ports import TrackerMeter
 from core.summary.cache import SectionCache
 from core.sync.report import ReconcilerStats, TickReport
 from storage.metrics import Histogram as Buckets
@@ -42,7 +42,7 @@ class LiveSources:
     pushes: Callable[[], dict[str, int]] | None = None  # by kind: push, digest
     outbox_depth: Callable[[], int] | None = None
     reconciler: Callable[[], ReconcilerStats | None] = lambda: None
-    plane: Callable[[], Any] = lambda: None  # PlaneStats
+    tracker: Callable[[], TrackerMeter | None] = lambda: None
     caches: list[SectionCache] = field(default_factory=list)
 
 
@@ -111,7 +111,7 @@ def _live_families(live: LiveSources) -> Iterator[Metric]:
     if live.outbox_depth is not None:
         yield GaugeMetricFamily("orch_outbox_depth", "Messages waiting to be sent.",
                                 value=live.outbox_depth())
-    yield from _tracker(live.reconciler(), live.plane())
+    yield from _tracker(live.reconciler(), live.tracker())
     answers: dict[str, int] = {"miss": 0, "hit": 0, "stale": 0}
     for cache in live.caches:
         for status, n in cache.answers.items():
@@ -132,16 +132,16 @@ def _telegram(calls: TelegramCalls) -> Iterator[Metric]:
                               value=calls.total(outcome="429"))
 
 
-def _tracker(stats: ReconcilerStats | None, plane: Any) -> Iterator[Metric]:
+def _tracker(stats: ReconcilerStats | None, meter: TrackerMeter | None) -> Iterator[Metric]:
     if stats is not None:
         yield CounterMetricFamily("orch_reconcile_ticks", "Reconcile ticks.", value=stats.ticks)
         yield CounterMetricFamily("orch_reconcile_errors", "Items or projects that failed.",
                                   value=stats.errors_total)
-    if plane is not None:
+    if meter is not None:
         yield CounterMetricFamily("orch_tracker_calls", "Tracker HTTP attempts.",
-                                  value=plane.calls)
+                                  value=meter.calls)
         yield CounterMetricFamily("orch_tracker_rate_limited", "Tracker answers 429.",
-                                  value=plane.rate_limit_waits)
+                                  value=meter.rate_limit_waits)
 
 
 def _gauge(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:

@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute
 
 from app.health import OutboxWatch, Readiness, database_check, reconcile_check, telegram_check
 from app.metrics import LiveSources, OrchMetrics
-from app.plane_sync import PlaneSync
+from app.tracker_sync import TrackerSync
 from bot.notifier import TelegramNotifier
 from bot.telemetry import TelegramCalls
 from core.clock import Clock
@@ -30,19 +30,19 @@ class Operations:
 
 def build_operations(settings: Settings, clock: Clock, db: Database, calls: TelegramCalls,
                      notifier: TelegramNotifier, queue: QueueService,
-                     plane: PlaneSync | None) -> Operations:
-    """Metrics and readiness checks over the given parts (`plane` None: no tracker)."""
+                     tracker: TrackerSync | None) -> Operations:
+    """Metrics and readiness checks over the given parts (`tracker` None: none set)."""
     live = LiveSources(
         calls=calls, outbox_depth=lambda: notifier.pending,
         pushes=lambda: {"push": notifier.stats.pushes, "digest": notifier.stats.digests},
-        reconciler=lambda: plane.reconciler.stats if plane else None,
-        plane=lambda: plane.client.stats if plane else None, caches=[queue.cache])
+        reconciler=lambda: tracker.reconciler.stats if tracker else None,
+        tracker=lambda: tracker.connection.meter if tracker else None, caches=[queue.cache])
     readiness = Readiness()
     readiness.add("database", database_check(db))
     readiness.add("telegram", telegram_check(calls, clock, settings.ready_telegram_grace_s))
-    if plane is not None and settings.reconcile_interval_s > 0:
+    if tracker is not None and settings.reconcile_interval_s > 0:
         readiness.add("reconcile", reconcile_check(
-            lambda: plane.reconciler.stats, clock, settings.reconcile_interval_s, clock.now()))
+            lambda: tracker.reconciler.stats, clock, settings.reconcile_interval_s, clock.now()))
     outbox = OutboxWatch(clock, lambda: notifier.pending,
                          lambda: notifier.stats.messages_sent + notifier.stats.edits,
                          settings.ready_outbox_stuck_s)

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.plane_sync import JOB_NAME
 from app.runtime import Orch, running
+from app.tracker_sync import JOB_NAME
 from core.clock import ManualClock
 from core.sync.report import TickReport
 from sandbox.team import GROUP, Team, sandbox_settings
@@ -130,13 +130,13 @@ async def with_plane(emulator: TelegramEmulator, clock: ManualClock,
 
 async def test_stopped_ticks_are_named(with_plane: Team) -> None:
     orch, clock = with_plane.orch, with_plane.clock
-    assert orch.plane is not None and orch.app.job_queue is not None
+    assert orch.tracker is not None and orch.app.job_queue is not None
     for job in orch.app.job_queue.get_jobs_by_name(JOB_NAME):
         job.schedule_removal()  # the scheduled tick runs on real time: the test ticks itself
     async with ops_client(orch) as client:
         clock.advance(170)  # no tick yet, but within 3 intervals of the start
         assert "reconcile" not in (await client.get("/readyz")).json()["failing"]
-        orch.plane.reconciler.stats.add(_tick(clock), tick=True)
+        orch.tracker.reconciler.stats.add(_tick(clock), tick=True)
         clock.advance(181)
 
         answer = await client.get("/readyz")

@@ -69,7 +69,7 @@ async def test_every_metric_the_sample_dashboard_plots_is_served(database: Datab
                                                                   clock: ManualClock) -> None:
     live = LiveSources(calls=TelegramCalls(clock), outbox_depth=lambda: 0,
                        pushes=lambda: {"push": 0, "digest": 0},
-                       reconciler=ReconcilerStats, plane=PlaneStats)
+                       reconciler=ReconcilerStats, tracker=PlaneStats)
     page = (await OrchMetrics(SqliteMetrics(database), live).page()).decode()
     served = {f.name for f in text_string_to_metric_families(page)}
     plotted = set(re.findall(r"orch_[a-z_]+", DASHBOARD))

@@ -1,6 +1,7 @@
-"""The Plane sync as the running process holds it: built from Settings, ticked by PTB's
-JobQueue, its loop owned by the runtime's supervisor, its webhook route served by the
-HTTP app. `orch run`, the demo and the end-to-end tests all build it here."""
+"""The tracker sync as the running process holds it: built from the configured tracker's
+kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
+supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+end-to-end tests all build it here."""
 
 from __future__ import annotations
 
@@ -11,51 +12,50 @@ from typing import Any
 from starlette.routing import BaseRoute
 from telegram.ext import Application, CallbackContext, Job
 
-from app.webhook_routes import plane_webhook_route
+from app.trackers import configured_tracker
+from app.webhook_routes import tracker_webhook_route
 from core.clock import Clock
 from core.config import Settings
-from core.integrations.plane.client import PlaneClient
-from core.integrations.plane.webhooks import DeliveryDedup
 from core.pipeline.service import PipelineService
 from core.ports import DependencySink, NotifierHub
 from core.queue_view import QueueService
-from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
+from core.sync.deliveries import DeliveryDedup
+from core.sync.kind import TrackerConnection, TrackerKind
 from core.sync.reconciler import Reconciler
 from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
 from storage.database import Database
 from storage.tracker_items import SqliteSyncStore
 
-JOB_NAME = "plane-reconcile"
+JOB_NAME = "tracker-reconcile"
 
 
 @dataclass
-class PlaneSync:
-    """Everything the Plane sync is made of, for the runtime to start, serve and stop."""
+class TrackerSync:
+    """Everything the tracker sync is made of, for the runtime to start, serve and stop."""
 
-    client: PlaneClient
-    budget: RateBudget
+    name: str
+    connection: TrackerConnection
     states: StatesCache
     reconciler: Reconciler
     dedup: DeliveryDedup
-    webhook_secret: str
 
     def routes(self) -> list[BaseRoute]:
-        """The HTTP app's `extra_routes`: POST /hooks/plane."""
-        return [plane_webhook_route(self.reconciler, self.webhook_secret, self.dedup)]
+        """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
+        return [tracker_webhook_route(self.reconciler, self.connection.webhooks, self.dedup,
+                                      tracker=self.name)]
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.connection.close()
 
 
-def plane_configured(settings: Settings) -> bool:
-    """True when orch has what it needs to talk to Plane."""
-    return bool(settings.plane_api_url and settings.plane_api_token
-                and settings.plane_workspace_slug)
+def tracker_configured(settings: Settings) -> bool:
+    """True when the settings configure a tracker orch can sync with."""
+    return configured_tracker(settings) is not None
 
 
-def build_plane_sync(
+def build_tracker_sync(
     settings: Settings,
     clock: Clock,
     db: Database,
@@ -63,25 +63,27 @@ def build_plane_sync(
     hub: NotifierHub,
     queue: QueueService,
     *,
+    kind: TrackerKind | None = None,
     config: SyncConfig | None = None,
     dependencies: DependencySink | None = None,
-) -> PlaneSync:
-    """Build the sync and hook it in: write-back on the hub, the block in /queue."""
-    budget = RateBudget(clock, settings.plane_rate_limit_per_min)  # one per API key
-    client = PlaneClient.from_settings(settings, clock, budget)
-    states = StatesCache(client, clock, names=settings.plane_state_names,
-                         ttl_s=settings.plane_states_ttl_s)
+) -> TrackerSync:
+    """Build the sync of the configured tracker (or `kind`) and hook it in: write-back on
+    the hub, the block in /queue."""
+    kind = kind or configured_tracker(settings)
+    if kind is None:
+        raise ValueError("no tracker is configured")
+    conn = kind.connect(settings, clock)
+    states = StatesCache(conn.client, clock, names=conn.state_names, ttl_s=conn.states_ttl_s)
     reconciler = Reconciler(
-        tracker=client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
-        clock=clock, config=config or SyncConfig.from_settings(settings),
-        dependencies=dependencies, meter=client.stats, budget=budget)
+        tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
+        clock=clock, config=config or conn.config, dependencies=dependencies,
+        meter=conn.meter, budget=conn.budget)
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
-    return PlaneSync(client, budget, states, reconciler, DeliveryDedup(),
-                     settings.plane_webhook_secret)
+    return TrackerSync(kind.name, conn, states, reconciler, DeliveryDedup())
 
 
-def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: PlaneSync,
+def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
                        interval_s: float, *, first_s: float = 1.0,
                        on_tick: Callable[[TickReport], None] | None = None) -> Job[Any]:
     """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one.
