@@ -20,14 +20,17 @@ from telegram.ext import Application
 from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
-from app.startup import Readiness, connect_telegram, open_database, readyz_route
+from app.operations import Operations, build_operations
+from app.queue_summary import build_queue
+from app.startup import StartupProgress, connect_telegram, open_database
+from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
 from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
@@ -39,7 +42,6 @@ from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop, make_owner, owner_alive
-from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -97,10 +99,11 @@ class Orch:
     deps: DependencyService
     engine: StageEngine
     loop: JobLoop
-    plane: PlaneSync | None
+    tracker: TrackerSync | None
     supervisor: Supervisor
-    lease: InstanceLease
-    readiness: Readiness = field(default_factory=Readiness)
+    ops: Operations | None = None  # metrics and readiness
+    lease: InstanceLease | None = None  # one orch per database
+    startup: StartupProgress = field(default_factory=StartupProgress)
     http_url: str | None = None  # where the HTTP face listens, once it does
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
@@ -121,9 +124,9 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock)
+    calls = TelegramCalls(clock)
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
-                         rate_limiter=settings.telegram_rate_limiter)
+                         rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
     notifier = _notifier(settings, clock, db, tasks, app, codec)
     hub.subscribe(notifier)
@@ -134,14 +137,18 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
         on_waits_changed=notifier.refresh)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps)
     hub.subscribe(engine)
-    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
-    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
-             if plane_configured(settings) else None)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor(), _lease(settings, clock, db,
-                                                                         loop.owner))
+    tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
+               if tracker_configured(settings) else None)
+    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, tracker, Supervisor(), ops,
+                _lease(settings, clock, db, loop.owner))
+    ops.readiness.add("start-up", orch.startup.probe)
+    return orch
 
 
 def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> InstanceLease:
@@ -175,16 +182,6 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     return engine, loop
 
 
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
-             deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
-    for source in (jobs, notifier, journal):
-        queue.add_source(source)
-    queue.add_explainer(jobs)
-    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
-
-
 def _cycle_alert(cycle: DependencyCycle) -> str:
     return (f"🔁 Dependency cycle: {html.escape(cycle.spelled)}. Every task on it is "
             f"blocked until someone removes a dependency (/undepend).")
@@ -200,15 +197,16 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
     refused token; retried while unreachable), then the work.
     """
     orch = await assemble(settings, clock)
+    assert orch.lease is not None
     try:
         await orch.lease.acquire()
         orch.supervisor.spawn(_keep_lease(orch), "lease")
         async with _http(orch):
             try:
-                await connect_telegram(orch.app.bot, orch.readiness, clock)
+                await connect_telegram(orch.app.bot, orch.startup, clock)
                 async with orch.app:
                     await _start(orch, poll_timeout)
-                    orch.readiness.done()
+                    orch.startup.done()
                     try:
                         yield orch
                     finally:
@@ -227,31 +225,34 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await orch.app.start()
     if orch.settings.jobs_enabled:
         orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
-    _start_plane(orch)
+    _start_tracker(orch)
     assert orch.app.updater is not None
     await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
 
 
 async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
-    if orch.plane:
-        orch.plane.cancel_ticks()  # a hanging Plane must not hold the shutdown
+    if orch.tracker:
+        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
     await orch.app.updater.stop()
     await orch.app.stop()
     await orch.supervisor.stop()
 
 
 async def _close(orch: Orch) -> None:
-    try:
-        await orch.lease.release()
-    except Exception:
-        log.exception("could not release the database lease")  # it expires on its own
-    if orch.plane:
-        await orch.plane.aclose()
+    if orch.lease is not None:
+        try:
+            await orch.lease.release()
+        except Exception:
+            log.exception("could not release the database lease")  # it expires on its own
+    if orch.tracker:
+        await orch.tracker.aclose()
+    await orch.queue.cache.aclose()
     await orch.db.close()
 
 
 async def _keep_lease(orch: Orch) -> None:
+    assert orch.lease is not None
     try:
         await orch.lease.keep()
     except OrchError as exc:
@@ -259,13 +260,14 @@ async def _keep_lease(orch: Orch) -> None:
         orch.lost.set()
 
 
-def _start_plane(orch: Orch) -> None:
+def _start_tracker(orch: Orch) -> None:
     """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.plane is None:
+    if orch.tracker is None:
         return
-    orch.supervisor.spawn(orch.plane.reconciler.run(), "plane-sync")
+    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
     if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s)
+        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s,
+                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
 
 
 @asynccontextmanager
@@ -276,7 +278,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
     if not settings.http_port:
         yield
         return
-    routes = [readyz_route(orch.readiness), *(orch.plane.routes() if orch.plane else ())]
+    routes = [*(orch.tracker.routes() if orch.tracker else ()),
+              *(orch.ops.routes() if orch.ops else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,

@@ -3,7 +3,8 @@
 A failure of configuration is a ConfigError naming the setting and what to do: the CLI
 prints it as one line and exits 2. A token Telegram refuses is such a failure; a
 Telegram that cannot be reached is not: `connect_telegram` keeps trying with backoff,
-one log line per attempt, and `Readiness` (served as /readyz) says what orch waits for.
+one log line per attempt, and `StartupProgress` (a /readyz check) says what orch waits
+for.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -32,16 +30,13 @@ MAX_RETRY_S = 60.0
 
 
 @dataclass
-class Readiness:
-    """What /readyz answers: ready, or what orch is still waiting for and why."""
+class StartupProgress:
+    """How far start-up got: a /readyz check ("start-up") that fails, saying what orch
+    waits for, until orch serves."""
 
     waiting_for: str | None = "start-up"
     attempts: int = 0
     last_error: str | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.waiting_for is None
 
     def waiting(self, what: str, error: str | None = None) -> None:
         self.waiting_for, self.last_error = what, error
@@ -49,11 +44,11 @@ class Readiness:
     def done(self) -> None:
         self.waiting_for, self.last_error = None, None
 
-    def as_dict(self) -> dict[str, object]:
-        if self.ready:
-            return {"ready": True}
-        return {"ready": False, "waiting_for": self.waiting_for, "attempts": self.attempts,
-                "last_error": self.last_error}
+    async def probe(self) -> str | None:
+        if self.waiting_for is None:
+            return None
+        why = f" (attempt {self.attempts}: {self.last_error})" if self.last_error else ""
+        return f"waiting for {self.waiting_for}{why}"
 
 
 def database_problem(path: str) -> str | None:
@@ -97,7 +92,7 @@ async def open_database(path: str) -> Database:
     raise unusable_database(path, problem)
 
 
-async def connect_telegram(bot: Bot, readiness: Readiness, clock: Clock) -> None:
+async def connect_telegram(bot: Bot, readiness: StartupProgress, clock: Clock) -> None:
     """Initialise the bot (getMe) until Telegram answers; raises ConfigError for a token
     it refuses. Unreachable is transient: one log line per attempt, then a wait that
     doubles up to a minute."""
@@ -139,15 +134,6 @@ def _reason(exc: BaseException) -> str:
     URL; the Bot API URL, which holds the token, is never part of them)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
-
-
-def readyz_route(readiness: Readiness) -> Route:
-    """GET /readyz: 200 {"ready": true} once orch serves, else 503 with what it waits for."""
-
-    async def readyz(request: Request) -> Response:
-        return JSONResponse(readiness.as_dict(), status_code=200 if readiness.ready else 503)
-
-    return Route("/readyz", readyz, methods=["GET"])
 
 
 def lease_line(db_path: str) -> str | None:

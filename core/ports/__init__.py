@@ -17,9 +17,11 @@ the same contract suites (tests/contracts/).
 | lessons | LessonStore, LessonsFeed                                     |
 | instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
-| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
+| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
+|         | TrackerWebhooks                                              |
 | sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
-| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
+|         | RevisionSource                                               |
 """
 
 from __future__ import annotations
@@ -37,10 +39,23 @@ from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.notify import Notifier, NotifierHub
-from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.queue import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
 from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
-from core.ports.tracker import StatesSource, Tracker, TrackerMeter, TrackerReader, TrackerWriter
+from core.ports.tracker import (
+    StatesSource,
+    Tracker,
+    TrackerMeter,
+    TrackerReader,
+    TrackerWebhooks,
+    TrackerWriter,
+)
 
 __all__ = [
     "AgentRunner",
@@ -64,8 +79,10 @@ __all__ = [
     "OpenTasks",
     "ProcessLedger",
     "QueueBlockSource",
+    "QueueSectionView",
     "Reaper",
     "ReconcileHints",
+    "RevisionSource",
     "RunStore",
     "StatesSource",
     "SyncCursors",
@@ -76,6 +93,7 @@ __all__ = [
     "Tracker",
     "TrackerMeter",
     "TrackerReader",
+    "TrackerWebhooks",
     "TrackerWriter",
     "WaitExplainer",
     "Worktrees",
