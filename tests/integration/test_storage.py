@@ -290,3 +290,24 @@ async def test_a_file_that_is_not_a_database_raises_storage_error(garbage_file: 
     # worker thread to report to a loop that may be closed, a warning pytest turns fatal.)
     with pytest.raises(StorageError, match="not a database"):
         await Database.open(garbage_file)
+
+
+async def test_a_lower_migration_landing_after_a_higher_one_is_still_applied(
+        db_path: Path) -> None:
+    # numbers are reserved per change: 0006 may reach main after 0008 was applied
+    first = [(1, "0001_a.sql", "CREATE TABLE a (x INTEGER);"),
+             (8, "0008_c.sql", "CREATE TABLE c (x INTEGER);")]
+    later = [*first[:1], (6, "0006_b.sql", "CREATE TABLE b (x INTEGER);"), first[1]]
+    db = await Database.open(db_path, migrate=False)
+    try:
+        assert await db.migrate(migrations=first) == 2
+        assert await db.schema_version() == 8
+
+        assert await db.migrate(migrations=later) == 1  # 0006, and only 0006
+
+        assert await db.migrate(migrations=later) == 0
+        assert await db.schema_version() == 8
+        names = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master")}
+        assert {"a", "b", "c"} <= names
+    finally:
+        await db.close()
