@@ -6,8 +6,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
+from core.errors import OrchError
 from core.pipeline import Stage
 from core.tasks import ChangeKind, Task, TaskEvent
 
@@ -118,3 +120,193 @@ class NotifierHub:
             except Exception:
                 self.errors += 1
                 log.exception("notifier %r failed on %s", subscriber, event.key)
+
+
+# --- the forge (Gitea/Forgejo today, GitHub later) -------------------------------------
+
+
+class ForgeError(OrchError):
+    """Root of what a Forge raises; never carries a token. `status` is the HTTP status
+    when the forge answered (None for transport failures).
+
+    ForgeError
+    ├── ForgeUnavailable   transport failures, 5xx, 429: retries spent
+    └── ForgeRejected      a 4xx answer, with the server's message
+        ├── ForgeNotFound  404: no such PR, or merging a closed (or already merged) PR
+        ├── MergeRefused   405: still checking, required statuses not green, not allowed,
+        │                  already merged: re-fetch the PR before deciding anything
+        └── MergeConflict  409: head_commit_id is stale, or the trees conflict
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeUnavailable(ForgeError):
+    pass
+
+
+class ForgeRejected(ForgeError):
+    pass
+
+
+class ForgeNotFound(ForgeRejected):
+    pass
+
+
+class MergeRefused(ForgeRejected):
+    pass
+
+
+class MergeConflict(ForgeRejected):
+    pass
+
+
+class StatusState(StrEnum):
+    """A commit status; the combined state of a commit is the worst of its contexts."""
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    ERROR = "error"
+    FAILURE = "failure"
+    WARNING = "warning"
+
+
+# worst first: error > failure > warning > pending > success (Gitea's order)
+STATUS_SEVERITY = (StatusState.ERROR, StatusState.FAILURE, StatusState.WARNING,
+                   StatusState.PENDING, StatusState.SUCCESS)
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """A pull request as orch needs it. `mergeable` False also while the forge is still
+    checking; `head_sha` of a merged PR follows the branch (use `merge_commit_sha`)."""
+
+    number: int
+    state: str  # "open" | "closed"
+    merged: bool
+    mergeable: bool
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    title: str = ""
+    url: str = ""
+    merge_commit_sha: str | None = None
+    merged_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open" and not self.merged
+
+
+@dataclass(frozen=True, slots=True)
+class CommitStatus:
+    context: str
+    state: StatusState
+    description: str = ""
+    target_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedStatus:
+    """The latest status of each context on one commit; no status at all is pending."""
+
+    sha: str
+    state: StatusState
+    statuses: tuple[CommitStatus, ...] = ()
+
+    def of(self, context: str) -> CommitStatus | None:
+        for status in self.statuses:
+            if status.context == context:
+                return status
+        return None
+
+
+def combine(sha: str, statuses: Sequence[CommitStatus]) -> CombinedStatus:
+    """Statuses oldest first (as forges list them) → the latest per context, worst wins."""
+    latest: dict[str, CommitStatus] = {}
+    for status in statuses:
+        latest.pop(status.context, None)
+        latest[status.context] = status
+    kept = tuple(latest.values())
+    states = {s.state for s in kept}
+    worst = next((s for s in STATUS_SEVERITY if s in states), StatusState.PENDING)
+    return CombinedStatus(sha, worst, kept)
+
+
+class Forge(Protocol):
+    """Where branches become pull requests and pull requests are merged.
+
+    `repo` is the forge's `owner/name`. Every method raises ForgeError (see above)."""
+
+    async def open_pull_request(
+        self, repo: str, head: str, base: str, title: str, body: str = ""
+    ) -> PullRequest:
+        """The open PR of `head` into `base`: found if it exists, else created."""
+        ...
+
+    async def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    async def set_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
+
+    async def combined_status(self, repo: str, sha: str) -> CombinedStatus: ...
+
+    async def merge(
+        self, repo: str, number: int, *, head_sha: str, title: str, message: str = "",
+        style: str = "merge",
+    ) -> None:
+        """Merge only if the PR's head is still `head_sha`; the title is always explicit."""
+        ...
+
+    async def is_merged(self, repo: str, number: int) -> bool: ...
+
+
+# --- the merge lease -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who merges into a repository right now, doing what, until when."""
+
+    repo: str
+    task_id: int
+    task_key: str
+    owner: str
+    phase: str
+    acquired_at: datetime
+    phase_since: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """The answer to an acquire: granted or not, and the lease as it now stands."""
+
+    granted: bool
+    lease: Lease
+
+
+class LeaseStore(Protocol):
+    """One merge lease per repository (an invariant of the schema), with an expiry."""
+
+    async def acquire(self, repo: str, task_id: int, task_key: str, owner: str,
+                      at: datetime, ttl_s: float) -> LeaseGrant:
+        """Take the repo's lease: free, expired, or already this task's → granted."""
+        ...
+
+    async def renew(self, repo: str, task_id: int, at: datetime, ttl_s: float,
+                    phase: str | None = None) -> bool:
+        """Push the expiry out (and note the phase); False if the task no longer holds it."""
+        ...
+
+    async def release(self, repo: str, task_id: int, at: datetime, reason: str) -> bool: ...
+
+    async def held(self, at: datetime) -> Sequence[Lease]:
+        """Every live lease (expired ones excluded), by repo."""
+        ...
+
+    async def sweep(self, at: datetime) -> Sequence[Lease]:
+        """Release every expired lease; returns what it released."""
+        ...
