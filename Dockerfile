@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY storage ./storage
 COPY bot ./bot
+COPY app ./app
 COPY sandbox ./sandbox
 RUN pip install --no-cache-dir .
 RUN useradd --create-home orch && mkdir -p /data && chown orch /data

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.clock import utc_iso
-from core.jobs import ClaimLimits
+from core.jobs.model import ClaimLimits
 from storage.database import Database
 from storage.jobs import SqliteJobStore
 

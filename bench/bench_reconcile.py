@@ -24,15 +24,15 @@ from pathlib import Path
 
 from core.clock import ManualClock
 from core.config import DEFAULT_STATE_NAMES
-from core.integrations.plane import PlaneClient
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.integrations.plane.client import PlaneClient
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
 from core.ports import NotifierHub
 from core.ratebudget import RateBudget
-from core.reconcile_report import TickReport
-from core.reconciler import Reconciler
-from core.states_cache import StatesCache
-from core.sync_config import SyncConfig
+from core.sync.config import SyncConfig
+from core.sync.reconciler import Reconciler
+from core.sync.report import TickReport
+from core.sync.states_cache import StatesCache
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project
 from storage.database import Database

@@ -10,12 +10,12 @@ from bot.callbacks import ButtonCodec
 from bot.notifier import TelegramNotifier
 from core.clock import Clock
 from core.config import Settings
-from core.dependencies import DependencyService
-from core.lessons import LessonJournal
-from core.pipeline_service import PipelineService
+from core.deps.service import DependencyService
+from core.jobs.engine import StageEngine
+from core.lessons.journal import LessonJournal
+from core.pipeline.service import PipelineService
+from core.pipeline.tasks import Actor
 from core.queue_view import QueueService
-from core.stage_engine import StageEngine
-from core.tasks import Actor
 
 
 @dataclass(frozen=True)

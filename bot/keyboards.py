@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, ButtonCodec, ButtonData, Namespace
-from core.pipeline import BLOCKED, TERMINAL, Pipeline
-from core.tasks import Task
+from core.pipeline.stages import BLOCKED, TERMINAL, Pipeline
+from core.pipeline.tasks import Task
 
 LABELS = {
     Action.APPROVE: "Approve",

@@ -28,11 +28,11 @@ from bot import render
 from bot.budget import SendBudget
 from bot.callbacks import Action, ButtonCodec
 from bot.keyboards import task_keyboard
-from core.attention import DedupGuard, wants_push
 from core.clock import Clock
-from core.pipeline import BLOCKED, Pipeline
+from core.pipeline.attention import DedupGuard, wants_push
+from core.pipeline.stages import BLOCKED, Pipeline
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.queue_view import QueueBlock
-from core.tasks import ChangeKind, Task, TaskEvent
 from storage.cards import Card, CardStore, CursorStore
 from storage.tasks import SqliteTaskStore
 

@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from core.pipeline import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline
+from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.queue_view import QueueBlock, QueueEntry, QueueView
-from core.tasks import ChangeKind, Task, TaskEvent
 
 MESSAGE_LIMIT = 4096
 TITLE_LIMIT = 200

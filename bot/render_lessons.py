@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, ButtonCodec, ButtonData, Namespace
 from bot.render import MESSAGE_LIMIT, clip, esc, since
-from core.lessons import Attribution, Lesson, LessonsSnapshot, LessonStatus
+from core.lessons.journal import Attribution, Lesson, LessonsSnapshot, LessonStatus
 
 STATUS_ICONS = {LessonStatus.NEW: "🆕", LessonStatus.IN_PROGRESS: "🛠", LessonStatus.CLOSED: "✅"}
 LINE_TEXT = 90

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import ConfigError
-from core.pipeline import DEFAULT_STAGES, DONE, QUEUED, Pipeline, StageSpec
+from core.pipeline.stages import DEFAULT_STAGES, DONE, QUEUED, Pipeline, StageSpec
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class Settings:
     plane_webhook_secret: str = ""
     plane_state_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATE_NAMES))
     # the rest of ORCH_CONFIG's [plane] table (repos, writeback, start_approved), read
-    # here once and interpreted by core.sync_config
+    # here once and interpreted by core.sync.config
     plane_options: Mapping[str, Any] = field(default_factory=dict)
     reconcile_interval_s: float = 120.0
     # Gitea

@@ -13,7 +13,14 @@ OrchError
 │   ├── TrackerUnavailable transport errors, 5xx, retries spent
 │   ├── TrackerRateLimited 429 past our patience
 │   └── TrackerRejected    a 4xx other than 429, with the server's message
-└── StorageError           the database failed underneath a repository
+├── StorageError           the database failed underneath a repository
+└── ForgeError             the forge (Gitea/Forgejo) failed or refused; `status` is HTTP's
+    ├── ForgeUnavailable   transport failures, 5xx, 429: retries spent
+    └── ForgeRejected      a 4xx answer, with the server's message
+        ├── ForgeNotFound  404: no such PR, or merging a closed (or already merged) PR
+        ├── MergeRefused   405: still checking, required statuses not green, not
+        │                  allowed, already merged: re-fetch the PR before deciding
+        └── MergeConflict  409: head_commit_id is stale, or the trees conflict
 """
 
 from __future__ import annotations
@@ -82,3 +89,32 @@ class TrackerRejected(TrackerError):
 
 class StorageError(OrchError):
     """The database failed; raised by storage/ with the sqlite error as __cause__."""
+
+
+class ForgeError(OrchError):
+    """The forge failed or refused; never carries a token. `status` is the HTTP status
+    when the forge answered (None for transport failures)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeUnavailable(ForgeError):
+    pass
+
+
+class ForgeRejected(ForgeError):
+    pass
+
+
+class ForgeNotFound(ForgeRejected):
+    pass
+
+
+class MergeRefused(ForgeRejected):
+    pass
+
+
+class MergeConflict(ForgeRejected):
+    pass

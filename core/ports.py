@@ -9,9 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from core.errors import OrchError
-from core.pipeline import Stage
-from core.tasks import ChangeKind, Task, TaskEvent
+from core.pipeline.stages import Stage
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -125,44 +124,6 @@ class NotifierHub:
 # --- the forge (Gitea/Forgejo today, GitHub later) -------------------------------------
 
 
-class ForgeError(OrchError):
-    """Root of what a Forge raises; never carries a token. `status` is the HTTP status
-    when the forge answered (None for transport failures).
-
-    ForgeError
-    ├── ForgeUnavailable   transport failures, 5xx, 429: retries spent
-    └── ForgeRejected      a 4xx answer, with the server's message
-        ├── ForgeNotFound  404: no such PR, or merging a closed (or already merged) PR
-        ├── MergeRefused   405: still checking, required statuses not green, not allowed,
-        │                  already merged: re-fetch the PR before deciding anything
-        └── MergeConflict  409: head_commit_id is stale, or the trees conflict
-    """
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ForgeUnavailable(ForgeError):
-    pass
-
-
-class ForgeRejected(ForgeError):
-    pass
-
-
-class ForgeNotFound(ForgeRejected):
-    pass
-
-
-class MergeRefused(ForgeRejected):
-    pass
-
-
-class MergeConflict(ForgeRejected):
-    pass
-
-
 class StatusState(StrEnum):
     """A commit status; the combined state of a commit is the worst of its contexts."""
 
@@ -239,7 +200,7 @@ def combine(sha: str, statuses: Sequence[CommitStatus]) -> CombinedStatus:
 class Forge(Protocol):
     """Where branches become pull requests and pull requests are merged.
 
-    `repo` is the forge's `owner/name`. Every method raises ForgeError (see above)."""
+    `repo` is the forge's `owner/name`. Every method raises ForgeError (core/errors.py)."""
 
     async def open_pull_request(
         self, repo: str, head: str, base: str, title: str, body: str = ""

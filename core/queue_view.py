@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.clock import Clock
-from core.pipeline import BLOCKED, Pipeline, Stage
-from core.tasks import Task
+from core.pipeline.stages import BLOCKED, Pipeline, Stage
+from core.pipeline.tasks import Task
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The tracker port: what orch needs from Plane (or any tracker), in domain terms.
 
-Nothing here speaks HTTP. The adapter is `core.integrations.plane.PlaneClient`; tests use
+Nothing here speaks HTTP. The adapter is `core.integrations.plane.client.PlaneClient`; tests use
 the Plane emulator in `sandbox.plane` or a fake that passes the same contract.
 
 Sync model: the tracker lists items newest-change first (`order_by="-updated_at"`).

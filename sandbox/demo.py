@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.runtime import Orch, running
+from app.runtime import Orch, running
 from core.clock import ManualClock
-from core.tasks import Actor
+from core.pipeline.tasks import Actor
 from sandbox.demo_acts import agents_at_work, chat_morning, plane_act
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project

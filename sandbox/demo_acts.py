@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.lessons import LessonFilter
-from core.tasks import Actor
+from core.lessons.journal import LessonFilter
+from core.pipeline.tasks import Actor
 from sandbox.plane import PlaneEmulator
 from sandbox.plane_team import PlaneStep, plane_morning, play
 from sandbox.team import DEV, LEAD, OUTSIDE, Team

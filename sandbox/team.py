@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.runtime import Orch
+from app.runtime import Orch
 from core.clock import ManualClock
 from core.config import AgentCommand, Settings
 from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator

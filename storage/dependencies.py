@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from core.clock import utc_iso
-from core.dependencies import DepLink, Satisfied
+from core.deps.service import DepLink, Satisfied
 from storage.database import Database, Tx
 from storage.queries import queries
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import parse_iso, utc_iso
-from core.jobs import (
+from core.jobs.model import (
     Claim,
     ClaimLimits,
     Failure,
@@ -27,7 +27,7 @@ from core.jobs import (
     RunStatus,
     Swept,
 )
-from core.pipeline import Stage
+from core.pipeline.stages import Stage
 from storage.database import Database, IntegrityViolation, Tx
 from storage.queries import queries
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from core.clock import parse_iso, utc_iso
-from core.lessons import (
+from core.lessons.journal import (
     Attribution,
     Lesson,
     LessonDraft,

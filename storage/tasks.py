@@ -8,8 +8,8 @@ from datetime import datetime
 
 from core.clock import parse_iso, utc_iso
 from core.errors import DuplicateTask
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.ports import Applied, EventDraft, TaskChange, TaskDraft
-from core.tasks import ChangeKind, Task, TaskEvent
 from storage.database import Database, IntegrityViolation, Tx
 from storage.queries import queries
 

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from core.clock import parse_iso, utc_iso
-from core.sync_ports import ItemRecord, SyncPosition
+from core.sync.records import ItemRecord, SyncPosition
 from storage.database import Database
 from storage.queries import queries
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.clock import ManualClock
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
 from core.ports import TaskStore
 from storage.database import Database
 from storage.tasks import SqliteTaskStore

@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.agents import AgentRequest, AgentResult, RunOutcome
 from core.config import AgentCommand
-from core.dependencies import DepLink, Satisfied
+from core.deps.service import DepLink, Satisfied
 from core.errors import (
     DuplicateTask,
     JobConflict,
@@ -20,7 +19,8 @@ from core.errors import (
     TrackerRejected,
     TrackerUnavailable,
 )
-from core.jobs import (
+from core.jobs.agents import AgentRequest, AgentResult, RunOutcome
+from core.jobs.model import (
     OPEN_JOB,
     OPEN_RUN,
     Claim,
@@ -37,10 +37,10 @@ from core.jobs import (
     RunStatus,
     Swept,
 )
-from core.pipeline import BLOCKED, DONE, TERMINAL
+from core.pipeline.stages import BLOCKED, DONE, TERMINAL
+from core.pipeline.tasks import Task, TaskEvent
 from core.ports import Applied, EventDraft, TaskChange, TaskDraft
-from core.sync_ports import ItemRecord, SyncPosition
-from core.tasks import Task, TaskEvent
+from core.sync.records import ItemRecord, SyncPosition
 from core.tracker import ItemPage, Relations, StateGroup, TrackerProject, TrackerState, WorkItem
 
 

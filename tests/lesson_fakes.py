@@ -8,7 +8,7 @@ from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
-from core.lessons import OPEN, Lesson, LessonDraft, LessonFilter, LessonStatus, LessonUpdate
+from core.lessons.journal import OPEN, Lesson, LessonDraft, LessonFilter, LessonStatus, LessonUpdate
 
 
 class InMemoryLessonStore:

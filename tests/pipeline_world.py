@@ -11,17 +11,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.agents import AgentResult, RunOutcome
 from core.clock import ManualClock
 from core.config import AgentCommand, Settings
-from core.dependencies import DependencyService
-from core.job_loop import JobLoop
-from core.jobs import Claim, ClaimLimits, Job, RetryPolicy
-from core.pipeline import DEFAULT_PIPELINE, Pipeline
-from core.pipeline_service import PipelineService
+from core.deps.service import DependencyService
+from core.jobs.agents import AgentResult, RunOutcome
+from core.jobs.engine import StageEngine
+from core.jobs.loop import JobLoop
+from core.jobs.model import Claim, ClaimLimits, Job, RetryPolicy
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE, Pipeline
+from core.pipeline.tasks import Actor, ChangeKind, Task
 from core.ports import NotifierHub
-from core.stage_engine import StageEngine
-from core.tasks import Actor, ChangeKind, Task
 from tests.fakes import (
     FakeWorktrees,
     InMemoryDependencyStore,

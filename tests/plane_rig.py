@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.attention import wants_push
 from core.config import DEFAULT_STATE_NAMES
-from core.integrations.plane import PlaneClient
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.integrations.plane.client import PlaneClient
+from core.pipeline.attention import wants_push
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
 from core.ports import NotifierHub
 from core.ratebudget import RateBudget
-from core.reconciler import Reconciler
-from core.states_cache import StatesCache
-from core.sync_config import SyncConfig
+from core.sync.config import SyncConfig
+from core.sync.reconciler import Reconciler
+from core.sync.states_cache import StatesCache
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project
 from storage.database import Database

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from core.clock import ManualClock
-from core.integrations.plane import PlaneClient
-from core.integrations.plane_http import RetryPolicy
+from core.integrations.plane.client import PlaneClient
+from core.integrations.plane.http import RetryPolicy
 from core.ratebudget import RateBudget
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plane"

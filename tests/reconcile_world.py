@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.attention import wants_push
 from core.clock import ManualClock
 from core.config import DEFAULT_STATE_NAMES
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.pipeline.attention import wants_push
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
+from core.pipeline.tasks import Task, TaskEvent
 from core.ports import Notifier, NotifierHub
-from core.reconcile_report import TickReport
-from core.reconciler import Reconciler
-from core.states_cache import StatesCache
-from core.sync_config import SyncConfig
-from core.tasks import Task, TaskEvent
+from core.sync.config import SyncConfig
+from core.sync.reconciler import Reconciler
+from core.sync.report import TickReport
+from core.sync.states_cache import StatesCache
 from tests.fakes import (
     FakeTracker,
     InMemorySyncStore,

@@ -16,8 +16,8 @@ from bot.auth import NOT_APPROVER, is_approver
 from bot.callbacks import Action, BadButtonData, ButtonData, Namespace
 from bot.context import Services, actor_of
 from core.errors import DomainError, IllegalTransition, StaleVersion
-from core.pipeline import QUEUED
-from core.tasks import Actor, Task
+from core.pipeline.stages import QUEUED
+from core.pipeline.tasks import Actor, Task
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from bot.auth import NOT_APPROVER, is_approver
 from bot.context import Services, user_id
 from bot.handlers.tasks import KEY
 from bot.replies import reply
-from core.dependencies import DepLink, DepsView
+from core.deps.service import DepLink, DepsView
 from core.errors import DomainError
 
 DEPS_USAGE = "Usage: /deps KEY, for example /deps ORCH-12"

@@ -22,8 +22,7 @@ from bot.handlers.buttons import BAD, STALE
 from bot.render import esc
 from bot.replies import reply
 from core.errors import DomainError
-from core.lesson_requests import WORK_ITEM, parse_filter
-from core.lessons import (
+from core.lessons.journal import (
     LESSON_TYPE,
     TEXT_LIMIT,
     Lesson,
@@ -33,6 +32,7 @@ from core.lessons import (
     LessonUpdate,
     Source,
 )
+from core.lessons.requests import WORK_ITEM, parse_filter
 
 log = logging.getLogger(__name__)
 

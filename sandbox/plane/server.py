@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp
 
-from bot.http_server import serve_asgi
+from app.http_server import serve_asgi
 from sandbox.plane.app import build_app
 from sandbox.plane.emulator import PlaneEmulator
 

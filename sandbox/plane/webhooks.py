@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from core.webhooks import sign
+from core.integrations.plane.webhooks import sign
 
 log = logging.getLogger("sandbox.plane.webhooks")
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bot.http_server import serve_asgi as serve
+from app.http_server import serve_asgi as serve
 
 __all__ = ["serve"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import running
+from app.runtime import running
 from core.clock import ManualClock
 from sandbox.team import DEV, GROUP, OUTSIDE, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator

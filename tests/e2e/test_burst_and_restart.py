@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from bot.runtime import running
+from app.runtime import running
 from core.clock import ManualClock
-from core.tasks import Actor
+from core.pipeline.tasks import Actor
 from sandbox.team import GROUP, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
 

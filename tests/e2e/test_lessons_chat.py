@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from app.runtime import Orch, running
 from bot.app import ALL_FEATURES
 from bot.context import Services
 from bot.handlers import lessons as lessons_feature
-from bot.runtime import Orch, running
 from core.clock import ManualClock
-from core.lessons import LessonJournal, LessonStatus
+from core.lessons.journal import LessonJournal, LessonStatus
 from sandbox.team import DEV, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
 from storage.lessons import SqliteLessonStore
@@ -27,7 +27,7 @@ class _ServicesWithLessons(Services):
 
 
 def journal_of(orch: Orch) -> LessonJournal:
-    """The running orch's journal; wired here until the lead wires it in bot/runtime."""
+    """The running orch's journal; wired here until the lead wires it in app/runtime."""
     if lessons_feature in ALL_FEATURES:
         return orch.services.lessons  # type: ignore[attr-defined, no-any-return]
     journal = LessonJournal.from_settings(SqliteLessonStore(orch.db), orch.clock, orch.settings)

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 import sandbox
-from bot.runtime import running
-from core.attention import wants_push
+from app.runtime import running
 from core.clock import ManualClock
 from core.config import AgentCommand
-from core.pipeline import DONE
-from core.tasks import ChangeKind, Task
+from core.pipeline.attention import wants_push
+from core.pipeline.stages import DONE
+from core.pipeline.tasks import ChangeKind, Task
 from sandbox.team import Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
 

@@ -1,5 +1,5 @@
 """Plane, orch and the team's Telegram group together: the Plane emulator and the Telegram
-emulator on 127.0.0.1, orch started by `bot.runtime.running`, the Plane sync built the
+emulator on 127.0.0.1, orch started by `app.runtime.running`, the Plane sync built the
 way the runtime builds it and ticked by the test."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from bot.plane_sync import JOB_NAME, PlaneSync, build_plane_sync, schedule_reconcile
+from app.plane_sync import JOB_NAME, PlaneSync, build_plane_sync, schedule_reconcile
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import PlaneStep, plane_morning, play, seed_team_project
 from sandbox.team import Team

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import AgentRequest, RunOutcome
 from core.clock import ManualClock
 from core.config import AgentCommand
-from core.integrations.agent_runner import MAX_ERROR_CHARS, SubprocessAgentRunner, render_command
+from core.integrations.agents.runner import MAX_ERROR_CHARS, SubprocessAgentRunner, render_command
+from core.jobs.agents import AgentRequest, RunOutcome
 
 _PF_EXITING = 0x4
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import doctor
+from app.cli import doctor
 from sandbox.team import sandbox_settings
 from sandbox.telegram.emulator import DEFAULT_TOKEN, TelegramEmulator
 
 
 def orch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**clean, **env},
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env={**clean, **env},
                           capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from core.errors import StorageError
+from core.pipeline.tasks import ChangeKind, Task
 from core.ports import EventDraft, TaskChange, TaskDraft
-from core.tasks import ChangeKind, Task
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.tasks import SqliteTaskStore

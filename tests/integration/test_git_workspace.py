@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import OrchError
-from core.integrations.git import GitError, GitWorkspace, init_local_repo, redact, run_git
+from core.integrations.git.workspace import GitError, GitWorkspace, init_local_repo, redact, run_git
 
 REPO = "demo"
 

@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from bot.http_api import build_http_app
-from bot.http_server import serve_http
+from app.http_api import build_http_app
+from app.http_server import serve_http
 from core.clock import ManualClock
-from core.lessons import LessonDraft, LessonJournal, Source
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.lessons.journal import LessonDraft, LessonJournal, Source
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
+from core.pipeline.tasks import Actor
 from core.queue_view import QueueService
-from core.tasks import Actor
 from storage.database import Database
 from storage.lessons import SqliteLessonStore
 from tests.lesson_fakes import UntouchableLessonStore

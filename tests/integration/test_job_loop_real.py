@@ -17,17 +17,17 @@ import pytest
 
 from core.clock import ManualClock
 from core.config import AgentCommand, Settings
-from core.dependencies import DependencyService
-from core.integrations.agent_runner import SubprocessAgentRunner
-from core.integrations.git import GitWorkspace, run_git
-from core.integrations.worktrees import GitWorktrees
-from core.job_loop import JobLoop
-from core.jobs import RESTARTED, RunStatus
-from core.pipeline import DEFAULT_PIPELINE, DONE
-from core.pipeline_service import PipelineService
+from core.deps.service import DependencyService
+from core.integrations.agents.runner import SubprocessAgentRunner
+from core.integrations.git.workspace import GitWorkspace, run_git
+from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.engine import StageEngine
+from core.jobs.loop import JobLoop
+from core.jobs.model import RESTARTED, RunStatus
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE, DONE
+from core.pipeline.tasks import ChangeKind, Task
 from core.ports import NotifierHub
-from core.stage_engine import StageEngine
-from core.tasks import ChangeKind, Task
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore

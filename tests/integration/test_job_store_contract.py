@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.errors import JobConflict
-from core.jobs import (
+from core.jobs.model import (
     RESTARTED,
     Claim,
     ClaimLimits,
@@ -26,8 +26,8 @@ from core.jobs import (
     RunEnd,
     RunStatus,
 )
+from core.pipeline.tasks import ChangeKind, Task
 from core.ports import EventDraft, TaskChange, TaskDraft
-from core.tasks import ChangeKind, Task
 from storage.database import Database, IntegrityViolation
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore

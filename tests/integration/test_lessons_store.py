@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import ManualClock
-from core.lessons import (
+from core.lessons.journal import (
     Attribution,
     LessonDraft,
     LessonFilter,

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from core.errors import TrackerRejected, TrackerUnavailable
-from core.integrations.plane import PlaneClient
-from core.integrations.plane_http import RetryPolicy
+from core.integrations.plane.client import PlaneClient
+from core.integrations.plane.http import RetryPolicy
+from core.integrations.plane.webhooks import parse_delivery
 from core.ratebudget import RateBudget
 from core.tracker import iter_items
-from core.webhooks import parse_delivery
 from sandbox.plane import PlaneEmulator, SentDelivery, serve_emulator
 from sandbox.plane.records import HUMAN
 from tests.plane_support import FIXTURES, KEY, JumpClock

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.config import DEFAULT_STATE_NAMES
-from core.sync_config import SyncConfig
-from core.tasks import Actor
+from core.pipeline.tasks import Actor
+from core.sync.config import SyncConfig
 from tests.plane_rig import Rig, plane_rig
 from tests.plane_support import KEY
 

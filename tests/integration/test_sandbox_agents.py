@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import AgentRequest, AgentResult, RunOutcome
 from core.clock import ManualClock
 from core.config import AgentCommand
-from core.integrations.agent_runner import SubprocessAgentRunner
-from core.integrations.git import GitWorkspace, init_local_repo, run_git
+from core.integrations.agents.runner import SubprocessAgentRunner
+from core.integrations.git.workspace import GitWorkspace, init_local_repo, run_git
+from core.jobs.agents import AgentRequest, AgentResult, RunOutcome
 
 AGENTS = Path(__file__).resolve().parents[2] / "sandbox" / "agents"
 

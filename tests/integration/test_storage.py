@@ -12,10 +12,10 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import StaleVersion, StorageError
-from core.pipeline import DEFAULT_PIPELINE
-from core.pipeline_service import PipelineService
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import DEFAULT_PIPELINE
+from core.pipeline.tasks import SYSTEM, Actor, ChangeKind, Task
 from core.ports import EventDraft, TaskChange
-from core.tasks import SYSTEM, Actor, ChangeKind, Task
 from storage.database import Database, IntegrityViolation
 from storage.tasks import SqliteTaskStore
 from tests.fakes import RecordingNotifier

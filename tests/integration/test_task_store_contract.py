@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import DuplicateTask, StorageError
+from core.pipeline.tasks import ChangeKind, Task
 from core.ports import EventDraft, TaskChange, TaskDraft, TaskStore
-from core.tasks import ChangeKind, Task
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.webhook_routes import plane_webhook_route
+from app.webhook_routes import plane_webhook_route
 from core.config import DEFAULT_STATE_NAMES
-from core.webhooks import DeliveryDedup, sign
+from core.integrations.plane.webhooks import DeliveryDedup, sign
 from sandbox.plane import SentDelivery
 from tests.plane_rig import Rig, plane_rig
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.agents import (
+from core.jobs.agents import (
     MAX_LESSONS,
     RunOutcome,
     build_prompt,

@@ -8,7 +8,7 @@ import pytest
 
 from core.config import DEFAULT_STATE_NAMES, AgentCommand, Settings
 from core.errors import ConfigError
-from core.pipeline import DEFAULT_PIPELINE, DONE, QUEUED
+from core.pipeline.stages import DEFAULT_PIPELINE, DONE, QUEUED
 
 TOKEN = "123456:AAH-very-secret-token"
 REQUIRED = {"ORCH_TELEGRAM_TOKEN": TOKEN, "ORCH_TELEGRAM_CHAT_ID": "-1001"}

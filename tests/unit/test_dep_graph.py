@@ -9,7 +9,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.dep_graph import canonical, cycle_closed_by, find_cycle, find_path, graph_of
+from core.deps.graph import canonical, cycle_closed_by, find_cycle, find_path, graph_of
 
 
 def random_dag(nodes: int, edges: int, seed: int) -> dict[int, list[int]]:

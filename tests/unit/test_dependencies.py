@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.dependencies import DependencyCycle, DependencyService, Ingested
+from core.deps.service import DependencyCycle, DependencyService, Ingested
 from core.errors import DomainError, UnknownTask
-from core.pipeline import BLOCKED, DONE
-from core.tasks import ChangeKind, Task
+from core.pipeline.stages import BLOCKED, DONE
+from core.pipeline.tasks import ChangeKind, Task
 from tests.pipeline_world import LEAD, World, settings_for
 
 

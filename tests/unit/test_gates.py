@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from core.errors import ConfigError
-from core.gates import QG_CHECKS, GateContext, GateOutcome, gate_order, validate_gates
-from core.pipeline import DEFAULT_PIPELINE, HUMAN_APPROVAL, Pipeline, StageSpec
-from core.tasks import ChangeKind, Task, TaskEvent
+from core.jobs.gates import QG_CHECKS, GateContext, GateOutcome, gate_order, validate_gates
+from core.pipeline.stages import DEFAULT_PIPELINE, HUMAN_APPROVAL, Pipeline, StageSpec
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TASK = Task(1, "ORCH-1", "api", "t", "testing", 5, T0, T0, T0)

@@ -11,19 +11,18 @@ import httpx
 import pytest
 
 from core.clock import SystemClock
-from core.integrations.forge import parse
-from core.integrations.forge.gitea import GiteaForge
-from core.integrations.forge.http import Backoff, GiteaHttp
-from core.ports import (
-    CommitStatus,
+from core.errors import (
     ForgeError,
     ForgeNotFound,
     ForgeRejected,
     ForgeUnavailable,
     MergeConflict,
     MergeRefused,
-    StatusState,
 )
+from core.integrations.forge import parse
+from core.integrations.forge.gitea import GiteaForge
+from core.integrations.forge.http import Backoff, GiteaHttp
+from core.ports import CommitStatus, StatusState
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gitea"
 METAS = sorted(FIXTURES.glob("*.meta.json"), key=lambda p: int(p.name.split("_")[0]))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import RunOutcome
-from core.jobs import RESTARTED, JobStatus, RunStatus
-from core.pipeline import BLOCKED, DONE
-from core.tasks import ChangeKind
+from core.jobs.agents import RunOutcome
+from core.jobs.model import RESTARTED, JobStatus, RunStatus
+from core.pipeline.stages import BLOCKED, DONE
+from core.pipeline.tasks import ChangeKind
 from tests.pipeline_world import LEAD, World, settings_for
 
 GOOD = {"reviewer": {"verdict": "APPROVE"}, "tester": {"tests_passed": True}}

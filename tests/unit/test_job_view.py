@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from core.agents import RunOutcome
-from core.job_view import JobQueueView
+from core.jobs.agents import RunOutcome
+from core.jobs.view import JobQueueView
 from core.queue_view import QueueService
 from tests.pipeline_world import World, settings_for
 

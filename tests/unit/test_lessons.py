@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from core.agents import build_prompt
 from core.clock import ManualClock
-from core.lessons import (
+from core.jobs.agents import build_prompt
+from core.lessons.journal import (
     OPEN,
     Attribution,
     LessonDraft,
@@ -20,8 +20,8 @@ from core.lessons import (
     LessonUpdate,
     Source,
 )
-from core.pipeline import DEFAULT_PIPELINE, DEFAULT_STAGES, Pipeline
-from core.tasks import Task
+from core.pipeline.stages import DEFAULT_PIPELINE, DEFAULT_STAGES, Pipeline
+from core.pipeline.tasks import Task
 from storage.database import Database, _run_script, load_migrations
 from storage.lessons import SqliteLessonStore
 from tests.lesson_fakes import FailingLessonStore, InMemoryLessonStore, UntouchableLessonStore

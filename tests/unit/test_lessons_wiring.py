@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.agents import RunOutcome
 from core.clock import ManualClock
-from core.lessons import LessonFilter, LessonJournal, LessonStatus, LessonUpdate
-from core.pipeline import BLOCKED
+from core.jobs.agents import RunOutcome
+from core.lessons.journal import LessonFilter, LessonJournal, LessonStatus, LessonUpdate
+from core.pipeline.stages import BLOCKED
 from tests.lesson_fakes import FailingLessonStore, InMemoryLessonStore
 from tests.pipeline_world import LEAD, World
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from core.config import parse_config_document
 from core.errors import IllegalTransition
-from core.pipeline import (
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import (
     BLOCKED,
     CANCELLED,
     DEFAULT_PIPELINE,
@@ -25,8 +26,7 @@ from core.pipeline import (
     Stage,
     StageSpec,
 )
-from core.pipeline_service import PipelineService
-from core.tasks import SYSTEM
+from core.pipeline.tasks import SYSTEM
 
 # --- the rules, restated from the stage list ----------------------------------------
 

@@ -9,10 +9,10 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import DuplicateTask, IllegalTransition, StaleVersion, UnknownTask
-from core.pipeline import BLOCKED, CANCELLED, DEFAULT_PIPELINE, DONE, QUEUED, Stage
-from core.pipeline_service import PipelineService
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import BLOCKED, CANCELLED, DEFAULT_PIPELINE, DONE, QUEUED, Stage
+from core.pipeline.tasks import ENGINE, SYSTEM, Actor, ChangeKind, Task
 from core.ports import Applied, EventDraft, TaskChange
-from core.tasks import ENGINE, SYSTEM, Actor, ChangeKind, Task
 from tests.fakes import InMemoryTaskStore, RecordingNotifier
 
 ALICE = Actor("telegram", "42", "Alice")

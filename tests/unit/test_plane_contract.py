@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.integrations.plane_parse import parse_state
+from core.integrations.plane.parse import parse_state
 from core.tracker import Relations, StateGroup, iter_items
 from tests.plane_support import KEY, Rigs, recorded
 

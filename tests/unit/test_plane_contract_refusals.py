@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from core.errors import TrackerError, TrackerRateLimited, TrackerRejected, TrackerUnavailable
-from core.integrations.plane_http import PlaneHttp, RetryPolicy
-from core.integrations.plane_parse import parse_page
+from core.integrations.plane.http import PlaneHttp, RetryPolicy
+from core.integrations.plane.parse import parse_page
 from core.ratebudget import RateBudget
 from tests.plane_support import FIXTURES, KEY, JumpClock, Rigs, recorded
 from tests.unit.test_plane_contract import I2, ITEM_OBJECTS, LISTS, PID

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from core.errors import TrackerError, TrackerUnavailable
-from core.integrations.plane import PlaneClient
-from core.integrations.plane_parse import parse_state
+from core.integrations.plane.client import PlaneClient
+from core.integrations.plane.parse import parse_state
 from core.ratebudget import RateBudget
 from tests.plane_support import KEY, JumpClock, recorded
 from tests.unit.test_plane_contract import PID

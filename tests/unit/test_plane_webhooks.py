@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.webhooks import (
+from core.integrations.plane.webhooks import (
     DeliveryDedup,
     InvalidDelivery,
     parse_delivery,

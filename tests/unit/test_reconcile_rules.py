@@ -9,10 +9,10 @@ import pytest
 
 from core.config import Settings
 from core.errors import ConfigError
-from core.html_text import html_to_text
-from core.reconcile_rules import Action, Standing, UnblockGuard, decide, standing_of
-from core.states_cache import ProjectStates
-from core.sync_config import DEFAULT_STAGE_STATES, SyncConfig
+from core.integrations.plane.html_text import html_to_text
+from core.sync.config import DEFAULT_STAGE_STATES, SyncConfig
+from core.sync.rules import Action, Standing, UnblockGuard, decide, standing_of
+from core.sync.states_cache import ProjectStates
 from core.tracker import StateGroup
 
 G = StateGroup

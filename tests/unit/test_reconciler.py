@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from core.reconcile_report import Change
-from core.sync_config import SyncConfig
-from core.tasks import Actor
+from core.pipeline.tasks import Actor
+from core.sync.config import SyncConfig
+from core.sync.report import Change
 from tests.reconcile_world import World
 
 LEAD = Actor("telegram", "7", "Lead")

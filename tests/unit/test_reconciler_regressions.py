@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from core.config import DEFAULT_STATE_NAMES
 from core.errors import TrackerUnavailable
-from core.reconcile_rules import Standing, standing_of
-from core.tasks import Actor
+from core.pipeline.tasks import Actor
+from core.sync.rules import Standing, standing_of
 from tests.reconcile_world import World
 
 LEAD = Actor("telegram", "7", "Lead")

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from core.pipeline import DEFAULT_PIPELINE
+from core.pipeline.stages import DEFAULT_PIPELINE
+from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.queue_view import QueueBlock, QueueEntry, QueueView
-from core.tasks import ChangeKind, Task, TaskEvent
 from sandbox.telegram.html_text import parse_html, utf16_len
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from bot.render_lessons import (
     lesson_list,
     summary,
 )
-from core.lessons import Attribution, Lesson, LessonsSnapshot, LessonStatus, Source
+from core.lessons.journal import Attribution, Lesson, LessonsSnapshot, LessonStatus, Source
 from sandbox.telegram.html_text import parse_html, utf16_len
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

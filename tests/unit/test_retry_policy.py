@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from core.jobs import RetryPolicy
+from core.jobs.model import RetryPolicy
 
 
 @pytest.mark.parametrize(("attempt", "ceiling"), [(1, 30), (2, 60), (3, 120), (4, 240),

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import RunOutcome
 from core.errors import ConfigError, IllegalTransition
-from core.jobs import Failure, JobStatus
-from core.pipeline import BLOCKED, DONE, HUMAN_APPROVAL, Pipeline, StageSpec
-from core.pipeline_service import PipelineService
-from core.stage_engine import StageEngine
-from core.tasks import ChangeKind
+from core.jobs.agents import RunOutcome
+from core.jobs.engine import StageEngine
+from core.jobs.model import Failure, JobStatus
+from core.pipeline.service import PipelineService
+from core.pipeline.stages import BLOCKED, DONE, HUMAN_APPROVAL, Pipeline, StageSpec
+from core.pipeline.tasks import ChangeKind
 from tests.pipeline_world import LEAD, World, settings_for
 
 

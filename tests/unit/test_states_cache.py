@@ -10,7 +10,7 @@ import pytest
 from core.clock import ManualClock
 from core.config import DEFAULT_STATE_NAMES
 from core.errors import TrackerUnavailable
-from core.states_cache import MissingState, StatesCache
+from core.sync.states_cache import MissingState, StatesCache
 from core.tracker import StateGroup, TrackerState
 
 P = "proj-1"

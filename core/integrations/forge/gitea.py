@@ -16,16 +16,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from core.errors import ForgeError, ForgeNotFound, ForgeRejected
 from core.integrations.forge import parse
 from core.integrations.forge.http import GiteaHttp
-from core.ports import (
-    CombinedStatus,
-    CommitStatus,
-    ForgeError,
-    ForgeNotFound,
-    ForgeRejected,
-    PullRequest,
-)
+from core.ports import CombinedStatus, CommitStatus, PullRequest
 
 PAGE_LIMIT = 50  # Gitea's usual max_response_items
 MAX_PAGES = 40

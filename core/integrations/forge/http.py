@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from core.clock import Clock
-from core.ports import (
+from core.errors import (
     ForgeError,
     ForgeNotFound,
     ForgeRejected,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clock import parse_iso
-from core.ports import CombinedStatus, CommitStatus, ForgeError, PullRequest, StatusState, combine
+from core.errors import ForgeError
+from core.ports import CombinedStatus, CommitStatus, PullRequest, StatusState, combine
 
 _STATES = {s.value: s for s in StatusState}
 
