@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from core.pipeline.stages import Stage
@@ -271,3 +272,53 @@ class LeaseStore(Protocol):
     async def sweep(self, at: datetime) -> Sequence[Lease]:
         """Release every expired lease; returns what it released."""
         ...
+
+
+# --- the git side of a merge, and the re-test --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rebased:
+    """A rebase onto main: the new head, or the files that conflict (nothing changed)."""
+
+    sha: str | None
+    conflicts: tuple[str, ...] = ()
+
+
+class BranchGit(Protocol):
+    """A task branch between the local clone and the forge. Never pushes main."""
+
+    async def fetch(self, task: Task) -> Path:
+        """Fetch the remote and return the task's worktree (made if missing)."""
+        ...
+
+    async def remote_sha(self, repo: str, branch: str) -> str | None:
+        """The branch (or main) on the remote as last fetched; None if it is not there."""
+        ...
+
+    async def head(self, worktree: Path) -> str:
+        """The commit checked out in the worktree."""
+        ...
+
+    async def contains(self, repo: str, ancestor: str, descendant: str) -> bool: ...
+
+    async def rebase(self, worktree: Path, start: str, onto: str) -> Rebased:
+        """Put the worktree at `start`, rebase it onto `onto`; a conflict is aborted."""
+        ...
+
+    async def push(self, worktree: Path, branch: str, sha: str, expected: str | None) -> bool:
+        """Force-push `sha` to `branch` only if the remote still has `expected` (None: the
+        branch must not exist yet); False when the remote moved meanwhile."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Retest:
+    passed: bool
+    output: str  # the tail of what the test printed: the reason of a rollback
+
+
+class Retester(Protocol):
+    """Runs the testing stage's command on the combined tree in the rebased worktree."""
+
+    async def retest(self, task: Task, worktree: Path, sha: str) -> Retest: ...

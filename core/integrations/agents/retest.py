@@ -1,0 +1,54 @@
+"""Re-tests for the merge gate (the Retester port): a command run in the rebased worktree.
+
+`CommandRetester` runs an argv with a timeout in its own process group (killed on
+timeout or cancellation); exit 0 is green, anything else red, and the output's tail is
+the reason a red re-test gives."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from core.pipeline.tasks import Task
+from core.ports import Retest
+
+MAX_OUTPUT = 4000
+
+
+class CommandRetester:
+    def __init__(self, argv: Sequence[str], *, timeout_s: float = 1800.0,
+                 env: Mapping[str, str] | None = None) -> None:
+        self._argv = list(argv)
+        self._timeout = timeout_s
+        self._env = dict(env or {})
+
+    async def retest(self, task: Task, worktree: Path, sha: str) -> Retest:
+        env = {**os.environ, **self._env, "ORCH_TASK_KEY": task.key, "ORCH_SHA": sha}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._argv, cwd=worktree, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True)
+        except OSError as exc:
+            return Retest(False, f"cannot run {self._argv[0]}: {exc.strerror or exc}")
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), self._timeout)
+        except TimeoutError:
+            _kill(proc)
+            await proc.wait()
+            return Retest(False, f"the re-test timed out after {self._timeout:g} s")
+        except asyncio.CancelledError:
+            _kill(proc)
+            raise
+        text = out.decode(errors="replace")[-MAX_OUTPUT:]
+        return Retest(proc.returncode == 0, text)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
