@@ -115,6 +115,29 @@ class MergeRig:
         return found
 
     @property
+    def merge_calls(self) -> int:
+        """Merge calls orch sent to the forge."""
+        if isinstance(self.forge, FakeForge):
+            return sum(call.startswith("merge ") for call in self.forge.calls)
+        return self.emulator.merge_requests
+
+    async def merge_by_hand(self, task: Task) -> str:
+        """A person merges the task's PR on the forge; returns main's new SHA."""
+        record = await self.records.get(task.id)
+        assert record is not None and record.pr_number is not None
+        if isinstance(self.forge, FakeForge):
+            head = await self.branch_sha(task)
+            sha = await self.forge.refs.merge(FORGE_REPO, "main", head, "merged by hand")
+            assert sha is not None
+            self.forge.merge_by_hand(FORGE_REPO, record.pr_number, sha)
+            return sha
+        repo = self.emulator.repos[FORGE_REPO]
+        admin = self.emulator.add_token("admin-token", "lead", admin=True)
+        await self.emulator.merge(repo, admin, record.pr_number,
+                                  {"Do": "merge", "force_merge": True})
+        return await self.main_sha()
+
+    @property
     def merges(self) -> int:
         return self.forge.merges if isinstance(self.forge, FakeForge) else self.emulator.merges
 

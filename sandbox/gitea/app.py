@@ -96,6 +96,7 @@ class _Views:
             if self.emu.pull(repo, number).merged:
                 return Response(status_code=204)
             raise Refusal(404, "The target couldn't be found.")
+        self.emu.merge_requests += 1
         await self.emu.merge(repo, user, number, await _body(request))
         return Response(status_code=200)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ class GiteaEmulator:
         self.tokens: dict[str, User] = {}
         self.hooks = Hooks()
         self.merges = 0  # merges performed: a test's "no second merge" counts these
+        self.merge_requests = 0  # merge calls received, refused ones included
+        self.on_merged: Callable[[Pull], None] | None = None  # a test's hook (e.g. a crash)
         self._ids = itertools.count(1)
 
     # --- the Python API: setting the scene ---------------------------------------------
@@ -203,6 +206,8 @@ class GiteaEmulator:
         new_base = await self._combine(repo, pull, style, title, message)
         await repo.bare.move(pull.base, new_base, pull.base_sha)
         self.merges += 1
+        if self.on_merged is not None:
+            self.on_merged(pull)
         pull.state, pull.merged, pull.merged_at = "closed", True, self.clock.now()
         pull.merge_commit_sha, pull.checking = new_base, 0
         self.hooks.queue(Delivery("pull_request", "pull_request",
