@@ -19,6 +19,7 @@ from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
+from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
 from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -33,6 +34,7 @@ from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
+from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop
 from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
@@ -93,10 +95,13 @@ class Orch:
     loop: JobLoop
     plane: PlaneSync | None
     supervisor: Supervisor
+    merge: MergeWiring | None = None
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
+    if forge_configured(settings):
+        settings = settings_for_merge(settings)  # the merge stage runs the merge gate
     db = await Database.open(settings.db_path)
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
@@ -113,15 +118,20 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         SqliteDependencyStore(db), pipeline, hub, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
-    engine, loop = _work(settings, clock, db, pipeline, journal, deps)
+    merge = (build_merge(settings, clock, db, pipeline, journal)
+             if forge_configured(settings) else None)
+    engine, loop = _work(settings, clock, db, pipeline, journal, deps,
+                         merge.checks if merge else {})
     hub.subscribe(engine)
+    if merge is not None:
+        _merge_hooks(merge, hub, engine, queue, notifier)
     _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
              if plane_configured(settings) else None)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor())
+                journal, deps, engine, loop, plane, Supervisor(), merge)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -133,12 +143,14 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-          journal: LessonJournal, deps: DependencyService) -> tuple[StageEngine, JobLoop]:
+          journal: LessonJournal, deps: DependencyService,
+          forge_checks: dict[str, GateCheck]) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
-                         on_retries_spent=journal.on_retries_spent)
+                         on_retries_spent=journal.on_retries_spent,
+                         checks={**QG_CHECKS, **forge_checks})
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
                    runner=SubprocessAgentRunner(clock), worktrees=worktrees,
@@ -154,6 +166,19 @@ def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJou
     queue.add_explainer(jobs)
     queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
     notifier.add_card_note(deps.card_note)
+
+
+def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
+                 queue: QueueService, notifier: TelegramNotifier) -> None:
+    """The merge worker hears every change, wakes the engine after a merge, and says on
+    cards and in /queue who holds which lease and which PR a task lives in."""
+    worker = merge.worker
+    hub.subscribe(worker)
+    worker.on_merged = engine.touch
+    worker.on_waits_changed = notifier.refresh
+    queue.add_source(worker)
+    queue.add_explainer(worker)
+    notifier.add_card_note(worker.card_note)
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -175,6 +200,9 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             if settings.jobs_enabled:
                 orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
             _start_plane(orch)
+            if orch.merge is not None and settings.jobs_enabled:
+                orch.supervisor.spawn(orch.merge.worker.run(settings.merge_poll_interval_s),
+                                      "merge-gate")
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
@@ -187,6 +215,8 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
     finally:
         if orch.plane:
             await orch.plane.aclose()
+        if orch.merge:
+            await orch.merge.aclose()
         await orch.db.close()
 
 
@@ -206,7 +236,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
     if not settings.http_port:
         yield
         return
-    routes = orch.plane.routes() if orch.plane else ()
+    routes = [*(orch.plane.routes() if orch.plane else ()),
+              *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(app, settings.http_port):

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 SECRET_FIELDS = frozenset(
     {"telegram_token", "plane_api_token", "plane_webhook_secret", "gitea_token", "api_token",
+     "gitea_webhook_secret",
      "repo_remotes"}  # remote URLs may carry credentials
 )
 
@@ -67,9 +68,15 @@ class Settings:
     # here once and interpreted by core.sync.config
     plane_options: Mapping[str, Any] = field(default_factory=dict)
     reconcile_interval_s: float = 120.0
-    # Gitea
+    # Gitea (the merge gate runs when both are set)
     gitea_url: str = ""
     gitea_token: str = ""
+    gitea_webhook_secret: str = ""
+    # repo → forge owner/name (ORCH_CONFIG [forge.repos]); default: the remote URL's path
+    forge_repos: Mapping[str, str] = field(default_factory=dict)
+    merge_status_context: str = "orch/merge"
+    merge_lease_ttl_s: float = 1800.0
+    merge_poll_interval_s: float = 60.0
     # Pipeline work
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(DEFAULT_STAGES))
     agents: Mapping[str, AgentCommand] = field(default_factory=dict)
@@ -137,6 +144,12 @@ class Settings:
             ),
             gitea_url=env.text("ORCH_GITEA_URL"),
             gitea_token=env.text("ORCH_GITEA_TOKEN"),
+            gitea_webhook_secret=env.text("ORCH_GITEA_WEBHOOK_SECRET"),
+            merge_status_context=env.text("ORCH_MERGE_STATUS_CONTEXT") or "orch/merge",
+            merge_lease_ttl_s=env.parse("ORCH_MERGE_LEASE_TTL_S", _positive, "seconds > 0",
+                                        1800.0),
+            merge_poll_interval_s=env.parse("ORCH_MERGE_POLL_INTERVAL_S", _positive,
+                                            "seconds > 0", 60.0),
             repos_dir=env.text("ORCH_REPOS_DIR") or cls.repos_dir,
             max_concurrency=env.parse("ORCH_MAX_CONCURRENCY", _positive, "a positive integer", 2),
             per_repo_concurrency=env.parse(
@@ -207,6 +220,12 @@ def parse_config_document(data: Mapping[str, Any]) -> dict[str, Any]:
         if not all(isinstance(v, str) and v for v in table.values()):
             raise ConfigError("ORCH_CONFIG", "repos as a table of repo = remote URL strings")
         result["repo_remotes"] = dict(table)
+    forge = data.get("forge")
+    if forge is not None:
+        table = _table(_table(forge, "forge").get("repos", {}), "forge.repos")
+        if not all(isinstance(v, str) and v.count("/") == 1 for v in table.values()):
+            raise ConfigError("ORCH_CONFIG", "forge.repos as a table of repo = \"owner/name\"")
+        result["forge_repos"] = dict(table)
     plane = data.get("plane")
     if plane is not None:
         result["plane_options"] = {k: v for k, v in _table(plane, "plane").items()

@@ -306,6 +306,10 @@ class BranchGit(Protocol):
         """Put the worktree at `start`, rebase it onto `onto`; a conflict is aborted."""
         ...
 
+    async def checkout(self, worktree: Path, sha: str) -> None:
+        """Put the worktree (and its local branch) at `sha`: the merged tree to deploy."""
+        ...
+
     async def push(self, worktree: Path, branch: str, sha: str, expected: str | None) -> bool:
         """Force-push `sha` to `branch` only if the remote still has `expected` (None: the
         branch must not exist yet); False when the remote moved meanwhile."""

@@ -97,7 +97,7 @@ class MergeRig:
         await run_git(["add", "--all"], cwd=worktree)
         await run_git(["-c", "user.name=dev", "-c", "user.email=dev@x", "commit", "--quiet",
                        "-m", f"{task.key}: {title}"], cwd=worktree)
-        await (gate or self.gate()).publish(task, worktree)
+        await (gate or self.gate()).publish(task)
         return await self.pipeline.advance(task.id, SYSTEM)
 
     async def main_sha(self) -> str:

@@ -105,11 +105,11 @@ class MergeGate:
 
     # --- leaving development: the branch goes to the forge, the PR opens -----------------
 
-    async def publish(self, task: Task, worktree: Path) -> MergeRecord:
+    async def publish(self, task: Task) -> MergeRecord:
         """Push the task's branch and open (or find) its PR; idempotent."""
         record = await self._record(task)
         git = self._git
-        await git.fetch(task)
+        worktree = await git.fetch(task)
         remote = await git.remote_sha(task.repo, record.branch)
         local = await git.head(worktree)
         if remote not in (local, record.seen_sha) and record.seen_sha is not None:
@@ -131,7 +131,7 @@ class MergeGate:
         if record.state is MergeState.MERGED:
             return Outcome(Step.MERGED, "merged", sha=record.merged_sha)
         if record.pr_number is None:
-            record = await self.publish(task, await self._git.fetch(task))
+            record = await self.publish(task)
         pr = await self._pr(record)
         if pr.merged:
             return await self._completed(task, record, pr)
@@ -240,6 +240,7 @@ class MergeGate:
         sha = pr.merge_commit_sha or pr.base_sha
         await self._save(record.but(state=MergeState.MERGED, merged_sha=sha, note=None))
         await self._leases.release(task.repo, task.id, self._clock.now(), "merged")
+        await self._git.checkout(await self._git.fetch(task), sha)  # what deploy runs on
         log.info("%s merged as %s", task.key, sha[:12])
         return Outcome(Step.MERGED, f"merged as {sha[:12]}", sha=sha)
 

@@ -52,6 +52,9 @@ class GitBranches:
         await run_git(["reset", "--quiet", "--hard", start], cwd=worktree)
         return Rebased(None, tuple(sorted(line for line in out.splitlines() if line)))
 
+    async def checkout(self, worktree: Path, sha: str) -> None:
+        await run_git(["reset", "--quiet", "--hard", sha], cwd=worktree)
+
     async def push(self, worktree: Path, branch: str, sha: str, expected: str | None) -> bool:
         if branch in self._protected:
             raise GitError(["push", branch], f"orch never pushes {branch}")
