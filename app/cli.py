@@ -74,7 +74,7 @@ async def doctor(settings: Settings) -> int:
     for name, value in settings.masked().items():
         print(f"{name:28} {value}")
     checks = [await _check_database(settings), await _check_telegram(settings),
-              await _check_plane(settings)]
+              await _check_plane(settings), await _check_forge(settings)]
     return 0 if all(checks) else 1
 
 
@@ -111,6 +111,12 @@ async def _check_telegram(settings: Settings) -> bool:
     print(f"telegram: ok (@{me.username})")
     return True
 
+
+
+async def _check_forge(settings: Settings) -> bool:
+    from app.merge_wiring import doctor_forge
+
+    return await doctor_forge(settings, print)
 
 
 async def _check_plane(settings: Settings) -> bool:

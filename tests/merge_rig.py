@@ -50,7 +50,7 @@ FILES = {
 PIPELINE = Pipeline((
     StageSpec(QUEUED),
     StageSpec("development", role="developer"),
-    StageSpec("merge", rollback_to="development"),
+    StageSpec("merge", gates=("merged",), rollback_to="development"),
     StageSpec(DONE),
 ))
 
