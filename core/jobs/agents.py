@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
-
-from core.config import AgentCommand
+from typing import Any
 
 RESULT_FILE_ENV = "ORCH_RESULT_FILE"
 APPROVE = "APPROVE"
@@ -89,20 +87,6 @@ class AgentResult:
     def coverage(self) -> float | None:
         value = self.structured.get("coverage")
         return None if value is None else float(value)
-
-
-class AgentRunner(Protocol):
-    """Runs one agent command for one request and reports how it went.
-
-    Implementations never raise for the agent's own failures (a missing executable, a
-    non-zero exit, a timeout, a malformed result file): those come back as an
-    AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
-    cancelled they stop the agent's whole process tree before re-raising.
-    """
-
-    async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:
-        """Run `command` for `request` in `request.worktree` and return the outcome."""
-        ...
 
 
 def outcome_for(exit_code: int | None, *, timed_out: bool, transient_exit_code: int) -> RunOutcome:

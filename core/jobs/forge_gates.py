@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 from core.jobs.gates import FORGE_GATES, GateCheck, GateContext, GateOutcome, Waiting
-from core.merge.records import MergeRecords, MergeState
-from core.ports import Forge, PullRequest, StatusState
+from core.merge.records import MergeState
+from core.ports import Forge, MergeRecords, PullRequest, StatusState
 
 __all__ = ["FORGE_GATES", "ForgeGates"]
 GREEN = StatusState.SUCCESS

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core.clock import Clock
 from core.errors import DomainError, ForgeNotFound, MergeConflict, MergeRefused, StaleVersion
-from core.merge.records import MergeRecord, MergeRecords, MergeState
+from core.merge.records import MergeRecord, MergeState
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Actor, Task
 from core.ports import (
@@ -38,6 +38,7 @@ from core.ports import (
     Forge,
     Lease,
     LeaseStore,
+    MergeRecords,
     PullRequest,
     Retest,
     Retester,
@@ -109,9 +110,8 @@ class MergeGate:
         """Push the task's branch and open (or find) its PR; idempotent."""
         record = await self._record(task)
         git = self._git
-        worktree = await git.fetch(task)
+        worktree, local = await git.fetch(task)
         remote = await git.remote_sha(task.repo, record.branch)
-        local = await git.head(worktree)
         if remote not in (local, record.seen_sha) and record.seen_sha is not None:
             raise DomainError(f"{record.branch} was moved on the forge by someone else")
         if remote != local and not await git.push(worktree, record.branch, local, remote):
@@ -148,7 +148,7 @@ class MergeGate:
 
     async def _under_lease(self, task: Task, record: MergeRecord) -> Outcome:
         git, main_ref = self._git, self.config.base
-        worktree = await git.fetch(task)
+        worktree, _ = await git.fetch(task)
         main = await git.remote_sha(task.repo, main_ref)
         remote = await git.remote_sha(task.repo, record.branch)
         if main is None or remote is None:
@@ -240,7 +240,8 @@ class MergeGate:
         sha = pr.merge_commit_sha or pr.base_sha
         await self._save(record.but(state=MergeState.MERGED, merged_sha=sha, note=None))
         await self._leases.release(task.repo, task.id, self._clock.now(), "merged")
-        await self._git.checkout(await self._git.fetch(task), sha)  # what deploy runs on
+        worktree, _ = await self._git.fetch(task)
+        await self._git.checkout(worktree, sha)  # what the deploy stage runs on
         log.info("%s merged as %s", task.key, sha[:12])
         return Outcome(Step.MERGED, f"merged as {sha[:12]}", sha=sha)
 

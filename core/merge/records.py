@@ -1,12 +1,12 @@
 """What the merge gate remembers of each task's branch and pull request, between steps
-and across restarts: every decision it takes is redone from this and from the forge."""
+and across restarts: every decision it takes is redone from this and from the forge.
+Stored through the MergeRecords port (core/ports/merge.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 
 class MergeState(StrEnum):
@@ -35,23 +35,3 @@ class MergeRecord:
 
     def but(self, **changes: Any) -> MergeRecord:
         return replace(self, **changes)
-
-
-class MergeRecords(Protocol):
-    """One record per task; writes are compare-and-set on `version`."""
-
-    async def ensure(self, task_id: int, repo: str, forge_repo: str, branch: str,
-                     at: datetime) -> MergeRecord:
-        """The task's record, made if missing."""
-        ...
-
-    async def get(self, task_id: int) -> MergeRecord | None: ...
-
-    async def save(self, record: MergeRecord, at: datetime) -> MergeRecord | None:
-        """Write `record` if the stored one is still at `record.version`; None if not."""
-        ...
-
-    async def find(self, forge_repo: str, *, pr_number: int | None = None,
-                   branch: str | None = None) -> list[MergeRecord]:
-        """Records of a forge repository by PR number or branch (webhook hints)."""
-        ...

@@ -19,11 +19,10 @@ from datetime import datetime
 
 from core.clock import Clock
 from core.merge.gate import MergeGate, Outcome, Step
-from core.merge.records import MergeRecords
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, Pipeline, Stage
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
-from core.ports import Lease, LeaseStore
+from core.ports import Lease, LeaseStore, MergeRecords
 from core.queue_view import QueueBlock
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class MergeWorker:
                  on_deploy_failed: TaskHook | None = None) -> None:
         self.gate = gate
         self._pipeline = pipeline
-        self._flow: Pipeline = pipeline.pipeline
+        self._flow: Pipeline = pipeline.stages
         self._leases = leases
         self._records = records
         self._clock = clock
@@ -125,7 +124,7 @@ class MergeWorker:
         while self._to_publish:
             task_id = next(iter(self._to_publish))
             del self._to_publish[task_id]
-            task = await self._pipeline.store.get(task_id)
+            task = await self._pipeline.lookup(task_id)
             if task is None:
                 continue
             try:
@@ -140,7 +139,7 @@ class MergeWorker:
     async def _record_lessons(self) -> None:
         hook, pending, self._lessons = self._on_deploy_failed, self._lessons, []
         for task_id, reason in pending:
-            task = await self._pipeline.store.get(task_id)
+            task = await self._pipeline.lookup(task_id)
             if hook is not None and task is not None:
                 try:
                     await hook(task, reason)

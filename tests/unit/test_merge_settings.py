@@ -10,6 +10,8 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.jobs.gates import validate_gates
 from core.pipeline.stages import DONE, QUEUED, Pipeline, StageSpec
+from core.settings.checks import validate
+from core.settings.show import listing, secrets_of
 
 
 def test_the_forge_settings_are_read_and_the_secret_masked() -> None:
@@ -21,8 +23,9 @@ def test_the_forge_settings_are_read_and_the_secret_masked() -> None:
     assert (settings.gitea_url, settings.premerge_rebase_always) == (
         "https://git.example.com", False)
     assert (settings.merge_status_context, settings.merge_lease_ttl_s) == ("ci/orch", 600)
-    shown = settings.masked()
-    assert shown["gitea_token"] == shown["gitea_webhook_secret"] == "*** (set)"
+    assert {"tok", "whs"} <= set(secrets_of(settings))
+    shown = "\n".join(f"{name} {value}" for _, rows in listing(settings) for name, value in rows)
+    assert "tok" not in shown.split() and "whs" not in shown.split()
 
 
 def test_forge_repos_come_from_the_config_file(tmp_path: Path) -> None:
@@ -39,3 +42,11 @@ def test_a_forge_gate_without_a_forge_says_what_is_missing() -> None:
                          StageSpec(DONE)))
     with pytest.raises(ConfigError, match="needs a forge"):
         validate_gates(pipeline)
+
+
+def test_start_up_refuses_a_forge_gate_without_a_forge_and_accepts_it_with_one() -> None:
+    pipeline = Pipeline((StageSpec(QUEUED), StageSpec("merge", gates=("merged",)),
+                         StageSpec(DONE)))
+    with pytest.raises(ConfigError, match="needs a forge"):
+        validate(Settings(pipeline=pipeline))
+    validate(Settings(pipeline=pipeline, gitea_url="https://git.example.com", gitea_token="t"))

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from core.config import AgentCommand
-from core.jobs.agents import AgentRequest, AgentRunner, RunOutcome, build_prompt
+from core.jobs.agents import AgentRequest, RunOutcome, build_prompt
 from core.pipeline.tasks import Task
-from core.ports import Retest
+from core.ports import AgentRunner, Retest
 
 MAX_OUTPUT = 4000
 
@@ -30,7 +30,7 @@ class CommandRetester:
         self._env = dict(env or {})
 
     async def retest(self, task: Task, worktree: Path, sha: str) -> Retest:
-        env = {**os.environ, **self._env, "ORCH_TASK_KEY": task.key, "ORCH_SHA": sha}
+        env = {**os.environ, **self._env, "ORCH_TASK_KEY": task.key, "ORCH_MERGE_SHA": sha}
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self._argv, cwd=worktree, env=env, stdin=asyncio.subprocess.DEVNULL,

@@ -24,8 +24,9 @@ class GitBranches:
         self._worktrees = worktrees
         self._protected = protected
 
-    async def fetch(self, task: Task) -> Path:
-        return await self._worktrees.prepare(task)  # fetches the clone from its remote
+    async def fetch(self, task: Task) -> tuple[Path, str]:
+        worktree = await self._worktrees.prepare(task)  # fetches the clone from its remote
+        return worktree, await self.head(worktree)
 
     async def remote_sha(self, repo: str, branch: str) -> str | None:
         clone = self._workspace.clone_path(repo)

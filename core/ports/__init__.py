@@ -1,0 +1,103 @@
+"""The narrow interfaces core talks through: every port, documented once, in one place.
+
+One module per port family; each port has 1–6 methods. Composites (`Tracker`,
+`DependencyStore`, `SyncStore`) join two ports for the adapter that implements both.
+Port modules import only value types, and those only for type checking, so any module
+may import `core.ports` without a cycle. Real adapters live in storage/ (SQLite),
+core/integrations/ (Plane, git, agents) and bot/ (Telegram); fakes in tests/fakes/ pass
+the same contract suites (tests/contracts/).
+
+| family  | ports                                                        |
+| ------- | ------------------------------------------------------------ |
+| clock   | Clock                                                        |
+| tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
+| notify  | Notifier (+ NotifierHub, the fan-out)                         |
+| jobs    | JobStore, RunStore, JobStats                                 |
+| agents  | AgentRunner, Worktrees                                       |
+| lessons | LessonStore, LessonsFeed                                     |
+| deps    | DependencyEdges, DependencyProgress, DependencySink           |
+| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
+| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
+| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
+| merge   | LeaseStore, MergeRecords, BranchGit, Retester (+ Lease, Rebased, Retest) |
+"""
+
+from __future__ import annotations
+
+from core.ports.agents import AgentRunner, Worktrees
+from core.ports.clock import Clock
+from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.forge import (
+    CombinedStatus,
+    CommitStatus,
+    Forge,
+    PullRequest,
+    StatusState,
+    combine,
+)
+from core.ports.jobs import JobStats, JobStore, RunStore
+from core.ports.lessons import LessonsFeed, LessonStore
+from core.ports.merge import (
+    BranchGit,
+    Lease,
+    LeaseGrant,
+    LeaseStore,
+    MergeRecords,
+    Rebased,
+    Retest,
+    Retester,
+)
+from core.ports.notify import Notifier, NotifierHub
+from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
+from core.ports.tracker import StatesSource, Tracker, TrackerMeter, TrackerReader, TrackerWriter
+
+__all__ = [
+    "AgentRunner",
+    "Applied",
+    "BranchGit",
+    "Clock",
+    "CombinedStatus",
+    "CommitStatus",
+    "DependencyEdges",
+    "DependencyProgress",
+    "DependencySink",
+    "DependencyStore",
+    "EventDraft",
+    "Forge",
+    "ItemRecords",
+    "JobStats",
+    "JobStore",
+    "Lease",
+    "LeaseGrant",
+    "LeaseStore",
+    "LessonStore",
+    "LessonsFeed",
+    "MergeRecords",
+    "Notifier",
+    "NotifierHub",
+    "OpenTasks",
+    "PullRequest",
+    "QueueBlockSource",
+    "Rebased",
+    "ReconcileHints",
+    "Retest",
+    "Retester",
+    "RunStore",
+    "StatesSource",
+    "StatusState",
+    "SyncCursors",
+    "SyncStore",
+    "TaskChange",
+    "TaskDraft",
+    "TaskStore",
+    "Tracker",
+    "TrackerMeter",
+    "TrackerReader",
+    "TrackerWriter",
+    "WaitExplainer",
+    "Worktrees",
+    "combine",
+]
