@@ -140,8 +140,9 @@ class Database:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> int:
-        """Apply every numbered migration not applied yet, in order.
+    async def migrate(self, *, upto: int | None = None) -> int:
+        """Apply every numbered migration not applied yet, in order (only those numbered
+        up to `upto`, when given: upgrade tests start from an older schema).
 
         Numbers are reserved per change, so they may have gaps and a lower one may land
         after a higher one: what was applied is a set (`schema_migrations`), not a level.
@@ -150,7 +151,7 @@ class Database:
         done = await self._applied_migrations()
         applied = 0
         for number, name, sql in load_migrations():
-            if number in done:
+            if number in done or (upto is not None and number > upto):
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)

@@ -45,8 +45,8 @@ class Backoff:
     max_delay_s: float = 20.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +172,11 @@ def server_message(response: httpx.Response) -> str:
         except ValueError:
             continue
         if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return body["message"].strip()[:500]
+            return str(body["message"]).strip()[:500]
     try:
         body = response.json()
     except ValueError:
         return text[:200] or response.reason_phrase
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"].strip()[:500]
+        return str(body["message"]).strip()[:500]
     return text[:200] or response.reason_phrase
