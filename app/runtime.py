@@ -20,6 +20,8 @@ from telegram.ext import Application
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
+from app.operations import Operations, build_operations
+from app.queue_summary import build_queue
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -27,6 +29,7 @@ from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
 from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
@@ -36,7 +39,6 @@ from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop
-from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -95,6 +97,7 @@ class Orch:
     loop: JobLoop
     tracker: TrackerSync | None
     supervisor: Supervisor
+    ops: Operations | None = None  # metrics and readiness
     merge: MergeWiring | None = None
 
 
@@ -107,9 +110,9 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock)
+    calls = TelegramCalls(clock)
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
-                         rate_limiter=settings.telegram_rate_limiter)
+                         rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
     notifier = _notifier(settings, clock, db, tasks, app, codec)
     hub.subscribe(notifier)
@@ -123,15 +126,17 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     engine, loop = _work(settings, clock, db, pipeline, journal, deps,
                          merge.checks if merge else {})
     hub.subscribe(engine)
+    queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier)
-    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
+    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, tracker, Supervisor(), merge)
+                journal, deps, engine, loop, tracker, Supervisor(), ops, merge)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -158,16 +163,6 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     return engine, loop
 
 
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
-             deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
-    for source in (jobs, notifier, journal):
-        queue.add_source(source)
-    queue.add_explainer(jobs)
-    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
-
-
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
                  queue: QueueService, notifier: TelegramNotifier) -> None:
     """The merge worker hears every change, wakes the engine after a merge, and says on
@@ -176,9 +171,9 @@ def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
     hub.subscribe(worker)
     worker.on_merged = engine.touch
     worker.on_waits_changed = notifier.refresh
-    queue.add_source(worker)
-    queue.add_explainer(worker)
-    notifier.add_card_note(worker.card_note)
+    queue.add_source(worker, name="merge lease", watches=("merge",))
+    queue.add_explainer(worker, watches=("merge",))
+    notifier.add_card_note(worker.card_note)  # the PR link; the wait comes with queue.why
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -215,6 +210,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
     finally:
         if orch.tracker:
             await orch.tracker.aclose()
+        await orch.queue.cache.aclose()
         if orch.merge:
             await orch.merge.aclose()
         await orch.db.close()
@@ -226,7 +222,8 @@ def _start_tracker(orch: Orch) -> None:
         return
     orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
     if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s)
+        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s,
+                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
 
 
 @asynccontextmanager
@@ -237,6 +234,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         yield
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
+              *(orch.ops.routes() if orch.ops else ()),
               *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)

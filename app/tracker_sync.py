@@ -5,6 +5,7 @@ end-to-end tests all build it here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.sync.config import SyncConfig
 from core.sync.deliveries import DeliveryDedup
 from core.sync.kind import TrackerConnection, TrackerKind
 from core.sync.reconciler import Reconciler
+from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
 from storage.database import Database
 from storage.tracker_items import SqliteSyncStore
@@ -82,13 +84,17 @@ def build_tracker_sync(
 
 
 def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
-                       interval_s: float, *, first_s: float = 1.0) -> Job[Any]:
-    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one."""
+                       interval_s: float, *, first_s: float = 1.0,
+                       on_tick: Callable[[TickReport], None] | None = None) -> Job[Any]:
+    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one.
+    `on_tick` hears each tick's report (the metrics' tick durations)."""
     if app.job_queue is None:
         raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
 
     async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        await sync.reconciler.tick()  # never raises; its report is in the /queue block
+        report = await sync.reconciler.tick()  # never raises; its report is in /queue
+        if on_tick is not None:
+            on_tick(report)
 
     return app.job_queue.run_repeating(
         reconcile, interval=interval_s, first=first_s, name=JOB_NAME,

@@ -92,13 +92,20 @@ class Settings:
     # HTTP
     http_port: int | None = setting(
         "ORCH_HTTP_PORT", None, INTEGER,
-        "serves /healthz, /hooks/plane, /hooks/gitea and the /api/* endpoints", group=HTTP,
-        low=1,
-        high=65535, shown_default="off")
+        "serves /healthz, /readyz, /metrics, /hooks/plane, /hooks/gitea and the /api/* "
+        "endpoints", group=HTTP, low=1, high=65535, shown_default="off")
     api_token: str = setting(
         "ORCH_API_TOKEN", "", TEXT,
         "bearer token of /api/lessons and /api/queue (unset: they are disabled)",
         group=HTTP, secret=True)
+    ready_telegram_grace_s: float = setting(
+        "ORCH_READY_TELEGRAM_GRACE_S", 60.0, SECONDS,
+        "/readyz fails when Telegram's last call failed and none succeeded for this long",
+        group=HTTP, low=0)
+    ready_outbox_stuck_s: float = setting(
+        "ORCH_READY_OUTBOX_STUCK_S", 300.0, SECONDS,
+        "/readyz fails when messages wait this long while nothing is sent", group=HTTP,
+        low=1)
     # Plane
     plane_api_url: str = setting(
         "ORCH_PLANE_API_URL", "", URL,

@@ -19,7 +19,8 @@ the same contract suites (tests/contracts/).
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
 | sync    | ItemRecords, SyncCursors, ReconcileHints                      |
-| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
+|         | RevisionSource                                               |
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
 | merge   | LeaseStore, MergeRecords, BranchGit, Retester (+ Lease, Rebased, Retest) |
 """
@@ -50,7 +51,13 @@ from core.ports.merge import (
     Retester,
 )
 from core.ports.notify import Notifier, NotifierHub
-from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.queue import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
 from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
@@ -89,10 +96,12 @@ __all__ = [
     "OpenTasks",
     "PullRequest",
     "QueueBlockSource",
+    "QueueSectionView",
     "Rebased",
     "ReconcileHints",
     "Retest",
     "Retester",
+    "RevisionSource",
     "RunStore",
     "StatesSource",
     "StatusState",

@@ -53,3 +53,20 @@ CREATE TABLE forge_deliveries (
     delivery    TEXT PRIMARY KEY,
     received_at TEXT NOT NULL
 );
+
+-- /queue and the cards are cached per revision (see 0012_revisions.sql, which may land
+-- before or after this file: both create the table the same way, if missing).
+CREATE TABLE IF NOT EXISTS revisions (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0)
+);
+INSERT OR IGNORE INTO revisions (name, value) VALUES ('merge', 0);
+
+CREATE TRIGGER IF NOT EXISTS revisions_merge_leases_insert AFTER INSERT ON merge_leases
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'merge'; END;
+CREATE TRIGGER IF NOT EXISTS revisions_merge_leases_update AFTER UPDATE ON merge_leases
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'merge'; END;
+CREATE TRIGGER IF NOT EXISTS revisions_merges_insert AFTER INSERT ON merges
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'merge'; END;
+CREATE TRIGGER IF NOT EXISTS revisions_merges_update AFTER UPDATE ON merges
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'merge'; END;
