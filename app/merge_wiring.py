@@ -36,7 +36,7 @@ from core.pipeline.stages import Pipeline, StageSpec
 from core.pipeline.tasks import Task
 from core.ports import Retest, Retester
 from storage.database import Database
-from storage.merge import SqliteDeliveries, SqliteLeaseStore, SqliteMergeRecords
+from storage.merge import SqliteDeliveries, SqliteMergeLeaseStore, SqliteMergeRecords
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def build_merge(settings: Settings, clock: Clock, db: Database, pipeline: Pipeli
     forge = GiteaForge(http)
     workspace = GitWorkspace(Path(settings.repos_dir))
     branches = GitBranches(workspace, GitWorktrees(workspace, settings.repo_remotes))
-    leases, records = SqliteLeaseStore(db), SqliteMergeRecords(db)
+    leases, records = SqliteMergeLeaseStore(db), SqliteMergeRecords(db)
     config = GateConfig(forge_repos(settings), status_context=settings.merge_status_context,
                         rebase_always=settings.premerge_rebase_always,
                         lease_ttl_s=settings.merge_lease_ttl_s)

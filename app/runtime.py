@@ -17,11 +17,13 @@ from typing import Any
 
 from telegram.ext import Application
 
+from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
 from app.operations import Operations, build_operations
 from app.queue_summary import build_queue
+from app.startup import StartupProgress, connect_telegram, open_database
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -33,12 +35,15 @@ from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
+from core.errors import OrchError
+from core.instance.lease import InstanceLease
+from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
-from core.jobs.loop import JobLoop
+from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -46,6 +51,7 @@ from core.queue_view import QueueService
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
+from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
@@ -98,14 +104,27 @@ class Orch:
     tracker: TrackerSync | None
     supervisor: Supervisor
     ops: Operations | None = None  # metrics and readiness
-    merge: MergeWiring | None = None
+    lease: InstanceLease | None = None  # one orch per database
+    startup: StartupProgress = field(default_factory=StartupProgress)
+    http_url: str | None = None  # where the HTTP face listens, once it does
+    # set when orch can no longer go on (its lease was taken): the CLI then exits 1
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    merge: MergeWiring | None = None  # the merge gate, when a forge is configured
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
     if forge_configured(settings):
         settings = settings_for_merge(settings)  # the merge stage runs the merge gate
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings.db_path)
+    try:
+        return _build(settings, clock, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
@@ -135,8 +154,19 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
     ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, tracker, Supervisor(), ops, merge)
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, tracker, Supervisor(), ops,
+                _lease(settings, clock, db, loop.owner))
+    ops.readiness.add("start-up", orch.startup.probe)
+    orch.merge = merge
+    return orch
+
+
+def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> InstanceLease:
+    """One orch per database; the lease's holder id is the job loop's owner id."""
+    host, pid = owner.split(":")[:2]
+    return InstanceLease(SqliteLeaseStore(db), clock, holder=owner, host=host, pid=int(pid),
+                         db_path=settings.db_path, is_alive=owner_alive)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -157,9 +187,11 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                          on_retries_spent=journal.on_retries_spent,
                          checks={**QG_CHECKS, **forge_checks})
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
-    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
-                   runner=SubprocessAgentRunner(clock), worktrees=worktrees,
-                   settings=settings, clock=clock, deps=deps)
+    runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
+                                   env_names=settings.agent_env, ledger=jobs)
+    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
+                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   owner=make_owner(), reaper=OrphanReaper(jobs))
     return engine, loop
 
 
@@ -184,36 +216,79 @@ def _cycle_alert(cycle: DependencyCycle) -> str:
 @asynccontextmanager
 async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                   ) -> AsyncIterator[Orch]:
-    """Start orch inside the current loop; stops everything cleanly on exit."""
+    """Start orch inside the current loop; stops everything cleanly on exit.
+
+    In order: the database (ConfigError if unusable), its lease (LeaseHeld if another
+    orch holds it), the HTTP face (so /readyz can tell), Telegram (ConfigError for a
+    refused token; retried while unreachable), then the work.
+    """
     orch = await assemble(settings, clock)
+    assert orch.lease is not None
     try:
-        async with orch.app:
-            await orch.app.bot.set_my_commands(COMMANDS)
-            await orch.notifier.resume()
-            orch.supervisor.spawn(orch.notifier.run(), "notifier")
-            await orch.app.start()
-            if settings.jobs_enabled:
-                orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
-            _start_tracker(orch)
-            if orch.merge is not None and settings.jobs_enabled:
-                orch.supervisor.spawn(orch.merge.worker.run(settings.merge_poll_interval_s),
-                                      "merge-gate")
-            assert orch.app.updater is not None
-            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+        await orch.lease.acquire()
+        orch.supervisor.spawn(_keep_lease(orch), "lease")
+        async with _http(orch):
             try:
-                async with _http(orch):
-                    yield orch
+                await connect_telegram(orch.app.bot, orch.startup, clock)
+                async with orch.app:
+                    await _start(orch, poll_timeout)
+                    orch.startup.done()
+                    try:
+                        yield orch
+                    finally:
+                        await _stop(orch)
             finally:
-                await orch.app.updater.stop()
-                await orch.app.stop()
-                await orch.supervisor.stop()
+                await orch.app.bot.shutdown()
     finally:
-        if orch.tracker:
-            await orch.tracker.aclose()
-        await orch.queue.cache.aclose()
-        if orch.merge:
-            await orch.merge.aclose()
-        await orch.db.close()
+        await orch.supervisor.stop()
+        await _close(orch)
+
+
+async def _start(orch: Orch, poll_timeout: int) -> None:
+    await orch.app.bot.set_my_commands(COMMANDS)
+    await orch.notifier.resume()
+    orch.supervisor.spawn(orch.notifier.run(), "notifier")
+    await orch.app.start()
+    if orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
+    _start_tracker(orch)
+    if orch.merge is not None and orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
+                              "merge-gate")
+    assert orch.app.updater is not None
+    await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+
+
+async def _stop(orch: Orch) -> None:
+    assert orch.app.updater is not None
+    if orch.tracker:
+        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
+    await orch.app.updater.stop()
+    await orch.app.stop()
+    await orch.supervisor.stop()
+
+
+async def _close(orch: Orch) -> None:
+    if orch.lease is not None:
+        try:
+            await orch.lease.release()
+        except Exception:
+            log.exception("could not release the database lease")  # it expires on its own
+    if orch.tracker:
+        await orch.tracker.aclose()
+    if orch.merge:
+        await orch.merge.aclose()
+    await orch.queue.cache.aclose()
+    await orch.db.close()
+
+
+async def _keep_lease(orch: Orch) -> None:
+    assert orch.lease is not None
+    try:
+        await orch.lease.keep()
+    except OrchError as exc:
+        log.error("stopping: %s", exc)
+        orch.lost.set()
 
 
 def _start_tracker(orch: Orch) -> None:
@@ -228,7 +303,8 @@ def _start_tracker(orch: Orch) -> None:
 
 @asynccontextmanager
 async def _http(orch: Orch) -> AsyncIterator[None]:
-    """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
+    """The HTTP face (health, readiness, API, webhooks) when ORCH_HTTP_PORT is set; every
+    request body is bounded by ORCH_HTTP_MAX_BODY_BYTES."""
     settings = orch.settings
     if not settings.http_port:
         yield
@@ -238,5 +314,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
               *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
-    async with serve_http(app, settings.http_port):
+    async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
+                          host=settings.http_host) as url:
+        orch.http_url = url
         yield

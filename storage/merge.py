@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 
 from core.clock import parse_iso, utc_iso
 from core.merge.records import MergeRecord, MergeState
-from core.ports import Lease, LeaseGrant
+from core.ports import MergeLease, MergeLeaseGrant
 from storage.database import Database
 from storage.queries import queries
 
 Q = queries("merge")
 
 
-class SqliteLeaseStore:
+class SqliteMergeLeaseStore:
     """Merge leases; the partial unique index `merge_leases_one_holder` is the invariant,
     every acquire is one transaction that first releases the repo's expired lease."""
 
@@ -23,14 +23,14 @@ class SqliteLeaseStore:
         self._db = db
 
     async def acquire(self, repo: str, task_id: int, task_key: str, owner: str,
-                      at: datetime, ttl_s: float) -> LeaseGrant:
+                      at: datetime, ttl_s: float) -> MergeLeaseGrant:
         stamp = {"repo": repo, "at": utc_iso(at),
                  "expires_at": utc_iso(at + timedelta(seconds=ttl_s))}
         async with self._db.transaction() as tx:
             await tx.fetch_all(Q["release_expired"], stamp)
             live = await tx.fetch_one(Q["live_lease"], stamp)
             if live is not None and live["task_id"] != task_id:
-                return LeaseGrant(False, lease_from_row(live))
+                return MergeLeaseGrant(False, lease_from_row(live))
             if live is not None:  # this task's own lease (a redrive): adopt it
                 row = await tx.fetch_one(Q["adopt_lease"],
                                          {**stamp, "task_id": task_id, "owner": owner})
@@ -38,7 +38,7 @@ class SqliteLeaseStore:
                 row = await tx.fetch_one(Q["insert_lease"], {
                     **stamp, "task_id": task_id, "task_key": task_key, "owner": owner})
             assert row is not None
-            return LeaseGrant(True, lease_from_row(row))
+            return MergeLeaseGrant(True, lease_from_row(row))
 
     async def renew(self, repo: str, task_id: int, at: datetime, ttl_s: float,
                     phase: str | None = None) -> bool:
@@ -52,18 +52,18 @@ class SqliteLeaseStore:
         async with self._db.transaction() as tx:
             return await tx.execute(Q["release_lease"], params) == 1
 
-    async def held(self, at: datetime) -> Sequence[Lease]:
+    async def held(self, at: datetime) -> Sequence[MergeLease]:
         rows = await self._db.fetch_all(Q["held_leases"], {"at": utc_iso(at)})
         return [lease_from_row(row) for row in rows]
 
-    async def sweep(self, at: datetime) -> Sequence[Lease]:
+    async def sweep(self, at: datetime) -> Sequence[MergeLease]:
         async with self._db.transaction() as tx:
             rows = await tx.fetch_all(Q["release_expired"], {"repo": None, "at": utc_iso(at)})
         return [lease_from_row(row) for row in rows]
 
 
-def lease_from_row(row: sqlite3.Row) -> Lease:
-    return Lease(
+def lease_from_row(row: sqlite3.Row) -> MergeLease:
+    return MergeLease(
         repo=row["repo"], task_id=row["task_id"], task_key=row["task_key"],
         owner=row["owner"], phase=row["phase"], acquired_at=parse_iso(row["acquired_at"]),
         phase_since=parse_iso(row["phase_since"]), expires_at=parse_iso(row["expires_at"]),

@@ -19,7 +19,7 @@ from core.integrations.git.worktrees import GitWorktrees
 from core.merge.gate import GateConfig, MergeGate
 from core.pipeline.service import PipelineService
 from storage.database import Database
-from storage.merge import SqliteLeaseStore, SqliteMergeRecords
+from storage.merge import SqliteMergeLeaseStore, SqliteMergeRecords
 from storage.tasks import SqliteTaskStore
 from tests.fakes import RecordingNotifier
 from tests.merge_rig import CONTEXT, FORGE_REPO, PIPELINE
@@ -36,7 +36,7 @@ async def main(root: Path, url: str, task_id: int) -> None:
     gate = MergeGate(
         GiteaForge(http), GitBranches(workspace, worktrees),
         CommandRetester([sys.executable, "run_tests.py"], timeout_s=60),
-        SqliteLeaseStore(db), SqliteMergeRecords(db),
+        SqliteMergeLeaseStore(db), SqliteMergeRecords(db),
         PipelineService(tasks, PIPELINE, clock, RecordingNotifier()), clock,
         GateConfig({"api": FORGE_REPO}, status_context=CONTEXT, owner="child"))
     task = await tasks.get(task_id)

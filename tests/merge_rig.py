@@ -29,7 +29,7 @@ from core.ports import Retester
 from sandbox.gitea.emulator import GiteaEmulator
 from sandbox.gitea.server import serve_gitea
 from storage.database import Database
-from storage.merge import SqliteLeaseStore, SqliteMergeRecords
+from storage.merge import SqliteMergeLeaseStore, SqliteMergeRecords
 from storage.tasks import SqliteTaskStore
 from tests.fakes import RecordingNotifier
 from tests.forge_fakes import BareRefs, FakeForge
@@ -72,7 +72,7 @@ class MergeRig:
         self.workspace = GitWorkspace(self.root / "repos")
         self.worktrees = GitWorktrees(self.workspace, {"api": str(self.bare)})
         self.git = GitBranches(self.workspace, self.worktrees)
-        self.leases = SqliteLeaseStore(self.db)
+        self.leases = SqliteMergeLeaseStore(self.db)
         self.records = SqliteMergeRecords(self.db)
         self.retester: Retester = CommandRetester([sys.executable, "run_tests.py"],
                                                   timeout_s=60)

@@ -36,8 +36,8 @@ from core.ports import (
     BranchGit,
     CommitStatus,
     Forge,
-    Lease,
-    LeaseStore,
+    MergeLease,
+    MergeLeaseStore,
     MergeRecords,
     PullRequest,
     Retest,
@@ -80,14 +80,14 @@ class Step(StrEnum):
 class Outcome:
     step: Step
     reason: str = ""
-    lease: Lease | None = None
+    lease: MergeLease | None = None
     sha: str | None = None
 
 
 class MergeGate:
     """Merges tasks' pull requests one per repository at a time; see the module doc."""
 
-    def __init__(self, forge: Forge, git: BranchGit, retester: Retester, leases: LeaseStore,
+    def __init__(self, forge: Forge, git: BranchGit, retester: Retester, leases: MergeLeaseStore,
                  records: MergeRecords, pipeline: PipelineService, clock: Clock,
                  config: GateConfig, *, on_hold: LessonHook | None = None) -> None:
         self._forge = forge

@@ -22,7 +22,7 @@ from core.merge.gate import MergeGate, Outcome, Step
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, Pipeline, Stage
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
-from core.ports import Lease, LeaseStore, MergeRecords
+from core.ports import MergeLease, MergeLeaseStore, MergeRecords
 from core.queue_view import QueueBlock
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ TaskHook = Callable[[Task, str], Awaitable[object]]
 class MergeWorker:
     """Drives MergeGate for the tasks that need it; see the module docstring."""
 
-    def __init__(self, gate: MergeGate, pipeline: PipelineService, leases: LeaseStore,
+    def __init__(self, gate: MergeGate, pipeline: PipelineService, leases: MergeLeaseStore,
                  records: MergeRecords, clock: Clock, *,
                  on_merged: Callable[[int], None] | None = None,
                  on_waits_changed: Callable[[int], None] | None = None,
@@ -181,7 +181,7 @@ class MergeWorker:
         return QueueBlock("merge lease", lines)
 
 
-def describe_lease(lease: Lease, now: datetime) -> str:
+def describe_lease(lease: MergeLease, now: datetime) -> str:
     doing = _minutes((now - lease.phase_since).total_seconds())
     left = _minutes((lease.expires_at - now).total_seconds())
     return f"{lease.task_key}, {lease.phase} for {doing}, expires in {left}"

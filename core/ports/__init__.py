@@ -13,21 +13,28 @@ the same contract suites (tests/contracts/).
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
 | jobs    | JobStore, RunStore, JobStats                                 |
-| agents  | AgentRunner, Worktrees                                       |
+| agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
+| instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
-| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
+| sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
 | queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
 |         | RevisionSource                                               |
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
-| merge   | LeaseStore, MergeRecords, BranchGit, Retester (+ Lease, Rebased, Retest) |
+| merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
 """
 
 from __future__ import annotations
 
-from core.ports.agents import AgentRunner, Worktrees
+from core.ports.agents import (
+    AgentRunner,
+    OpenProcesses,
+    ProcessLedger,
+    Reaper,
+    Worktrees,
+)
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
 from core.ports.forge import (
@@ -38,13 +45,14 @@ from core.ports.forge import (
     StatusState,
     combine,
 )
+from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.merge import (
     BranchGit,
-    Lease,
-    LeaseGrant,
-    LeaseStore,
+    MergeLease,
+    MergeLeaseGrant,
+    MergeLeaseStore,
     MergeRecords,
     Rebased,
     Retest,
@@ -58,7 +66,7 @@ from core.ports.queue import (
     RevisionSource,
     WaitExplainer,
 )
-from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
     StatesSource,
@@ -76,6 +84,7 @@ __all__ = [
     "Clock",
     "CombinedStatus",
     "CommitStatus",
+    "DeliveryLog",
     "DependencyEdges",
     "DependencyProgress",
     "DependencySink",
@@ -85,18 +94,22 @@ __all__ = [
     "ItemRecords",
     "JobStats",
     "JobStore",
-    "Lease",
-    "LeaseGrant",
     "LeaseStore",
     "LessonStore",
     "LessonsFeed",
+    "MergeLease",
+    "MergeLeaseGrant",
+    "MergeLeaseStore",
     "MergeRecords",
     "Notifier",
     "NotifierHub",
+    "OpenProcesses",
     "OpenTasks",
+    "ProcessLedger",
     "PullRequest",
     "QueueBlockSource",
     "QueueSectionView",
+    "Reaper",
     "Rebased",
     "ReconcileHints",
     "Retest",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class Lease:
+class MergeLease:
     """Who merges into a repository right now, doing what, until when."""
 
     repo: str
@@ -29,18 +29,18 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
-class LeaseGrant:
+class MergeLeaseGrant:
     """The answer to an acquire: granted or not, and the lease as it now stands."""
 
     granted: bool
-    lease: Lease
+    lease: MergeLease
 
 
-class LeaseStore(Protocol):
+class MergeLeaseStore(Protocol):
     """One merge lease per repository (an invariant of the schema), with an expiry."""
 
     async def acquire(self, repo: str, task_id: int, task_key: str, owner: str,
-                      at: datetime, ttl_s: float) -> LeaseGrant:
+                      at: datetime, ttl_s: float) -> MergeLeaseGrant:
         """Take the repo's lease: free, expired, or already this task's → granted."""
         ...
 
@@ -53,11 +53,11 @@ class LeaseStore(Protocol):
         """Give the lease back; False if the task did not hold it (any more)."""
         ...
 
-    async def held(self, at: datetime) -> Sequence[Lease]:
+    async def held(self, at: datetime) -> Sequence[MergeLease]:
         """Every live lease (expired ones excluded), by repo."""
         ...
 
-    async def sweep(self, at: datetime) -> Sequence[Lease]:
+    async def sweep(self, at: datetime) -> Sequence[MergeLease]:
         """Release every expired lease; returns what it released."""
         ...
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.pipeline.tasks import ChangeKind
 from core.ports import EventDraft, TaskDraft
 from storage.database import Database
-from storage.merge import SqliteLeaseStore
+from storage.merge import SqliteMergeLeaseStore
 from storage.tasks import SqliteTaskStore
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -32,7 +32,7 @@ async def tasks_in(db: Database, count: int) -> list[int]:
 
 async def test_a_busy_lease_names_its_holder_and_a_dead_one_expires(database: Database) -> None:
     a, b = await tasks_in(database, 2)
-    leases = SqliteLeaseStore(database)
+    leases = SqliteMergeLeaseStore(database)
     first = await leases.acquire("api", a, "ORCH-1", "proc-1", T0, TTL)
     busy = await leases.acquire("api", b, "ORCH-2", "proc-1", T0 + timedelta(seconds=59), TTL)
     assert first.granted and not busy.granted
@@ -50,7 +50,7 @@ async def test_a_busy_lease_names_its_holder_and_a_dead_one_expires(database: Da
 
 async def test_renewal_keeps_it_and_notes_the_phase(database: Database) -> None:
     (a,) = await tasks_in(database, 1)
-    leases = SqliteLeaseStore(database)
+    leases = SqliteMergeLeaseStore(database)
     await leases.acquire("api", a, "ORCH-1", "p", T0, TTL)
     t1 = T0 + timedelta(seconds=50)
     assert await leases.renew("api", a, t1, TTL, phase="re-testing")
@@ -67,7 +67,7 @@ async def test_renewal_keeps_it_and_notes_the_phase(database: Database) -> None:
 
 async def test_the_same_task_adopts_its_own_lease_after_a_restart(database: Database) -> None:
     (a,) = await tasks_in(database, 1)
-    leases = SqliteLeaseStore(database)
+    leases = SqliteMergeLeaseStore(database)
     await leases.acquire("api", a, "ORCH-1", "dead-proc", T0, TTL)
     again = await leases.acquire("api", a, "ORCH-1", "new-proc", T0 + timedelta(seconds=5), TTL)
     assert again.granted and again.lease.owner == "new-proc"
@@ -98,7 +98,7 @@ async def _interleave(ops: list[tuple[int, int, str, int]]) -> None:
         two = await Database.open(path)
         try:
             ids = await tasks_in(one, 3)
-            stores = [SqliteLeaseStore(one), SqliteLeaseStore(two)]
+            stores = [SqliteMergeLeaseStore(one), SqliteMergeLeaseStore(two)]
             holds_until: dict[int, datetime] = {}
             now = T0
             for who, via, op, seconds in ops:
