@@ -19,10 +19,8 @@ from typing import Any
 import aiosqlite
 
 from core.errors import StorageError
-from storage.queries import queries
 
 log = logging.getLogger(__name__)
-Q = queries("schema")
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -145,43 +143,38 @@ class Database:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self, *, upto: int | None = None,
-                      migrations: list[tuple[int, str, str]] | None = None) -> int:
-        """Apply every numbered migration not applied yet, in number order (only those
-        numbered up to `upto`, when given: upgrade tests start from an older schema).
+    async def migrate(self, *, upto: int | None = None) -> int:
+        """Apply every numbered migration not applied yet, in order (only those numbered
+        up to `upto`, when given: upgrade tests start from an older schema).
 
-        Numbers are reserved ahead of time, so a lower number may land after a higher
-        one was applied: what was applied is the set in `schema_migrations`, not "all up
-        to user_version". user_version stays the highest number applied (for tools that
-        read it). A database from before the set is taken to hold every migration up
-        to its user_version."""
-        done = await self._applied()
-        current = await self.schema_version()
+        Numbers are reserved per change, so they may have gaps and a lower one may land
+        after a higher one: what was applied is a set (`schema_migrations`), not a level.
+        PRAGMA user_version keeps the highest number applied.
+        """
+        done = await self._applied_migrations()
         applied = 0
-        for number, name, sql in migrations if migrations is not None else load_migrations():
+        for number, name, sql in load_migrations():
             if number in done or (upto is not None and number > upto):
                 continue
-            current = max(current, number)
             async with self.transaction() as tx:
                 await _run_script(tx, sql)
-                await tx.execute(Q["record_migration"], {"number": number, "name": name})
-                await tx.execute(f"PRAGMA user_version = {current:d}")
+                await tx.execute(_RECORD_MIGRATION, (number,))
+                version = max(number, *done) if done else number
+                await tx.execute(f"PRAGMA user_version = {version:d}")
+            done.add(number)
             log.info("applied migration %s", name)
             applied += 1
         return applied
 
-    async def _applied(self) -> set[int]:
-        """The migrations applied so far; recorded from the user_version the first time."""
-        version = await self.schema_version()
+    async def _applied_migrations(self) -> set[int]:
+        current = await self.schema_version()
         async with self.transaction() as tx:
-            await tx.execute(Q["create_migrations"])
-            rows = await tx.fetch_all(Q["applied_migrations"])
-            if not rows and version > 0:
-                legacy = [(n, name) for n, name, _ in load_migrations() if n <= version]
-                await tx.execute_many(Q["record_migration"],
-                                      [{"number": n, "name": name} for n, name in legacy])
-                return {n for n, _ in legacy}
-        return {int(row[0]) for row in rows}
+            await tx.execute(_MIGRATIONS_TABLE)
+            rows = await tx.fetch_all("SELECT number FROM schema_migrations")
+            if not rows and current:  # a file from before the table: 1..N were applied
+                await tx.execute_many(_RECORD_MIGRATION, [(n,) for n in range(1, current + 1)])
+                return set(range(1, current + 1))
+        return {row[0] for row in rows}
 
 
 def _probe(path: str) -> None:
@@ -194,7 +187,7 @@ def load_migrations() -> list[tuple[int, str, str]]:
     Numbers are reserved per change ahead of time, so main may briefly lack one: a gap
     is allowed, a number used twice is not. Changes that reserve numbers are written
     against the same base, so a lower number landing after a higher one is independent
-    of it, and `Database.migrate` applies it then (it tracks the set applied)."""
+    of it; it is still applied only to databases not yet past it (user_version)."""
     folder = resources.files("storage") / "migrations"
     found = []
     for entry in folder.iterdir():
@@ -207,6 +200,10 @@ def load_migrations() -> list[tuple[int, str, str]]:
     if len(set(numbers)) != len(numbers):
         raise StorageError(f"migration numbers must be unique, found {numbers}")
     return found
+
+
+_MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY)"
+_RECORD_MIGRATION = "INSERT INTO schema_migrations (number) VALUES (?)"
 
 
 async def _run_script(tx: Tx, script: str) -> None:

@@ -30,7 +30,7 @@ def _death_signal(sig: int) -> bool:
     """Ask for `sig` when our parent dies; False where that is not available."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
