@@ -309,4 +309,3 @@ async def test_a_file_that_is_not_a_database_raises_storage_error(garbage_file: 
     # worker thread to report to a loop that may be closed, a warning pytest turns fatal.)
     with pytest.raises(StorageError, match="not a database"):
         await Database.open(garbage_file)
-
