@@ -40,6 +40,10 @@ class SqliteOutbox:
                     "markup": markup, "at": utc_iso(at)})
         return int(row[0]) if row else None
 
+    async def open_count(self) -> int:
+        row = await self._db.fetch_one(Q["outbox_open_count"])
+        return int(row[0]) if row else 0
+
     async def open_rows(self, limit: int) -> Sequence[OutRow]:
         return [_row(r) for r in await self._db.fetch_all(Q["outbox_open"], {"limit": limit})]
 

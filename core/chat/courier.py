@@ -59,6 +59,7 @@ class Courier:
         self._due: datetime | None = None
         self._idle = False
         self._pokes = 0
+        self._open_rows = 0
         self._wake = asyncio.Event()
         self._resting = asyncio.Event()
 
@@ -136,6 +137,11 @@ class Courier:
             self._resting.clear()
 
     @property
+    def pending(self) -> int:
+        """Messages and cards still to be sent (the outbox's depth, as of the last round)."""
+        return self._open_rows + len(self._dirty)
+
+    @property
     def idle(self) -> bool:
         """Nothing left to send."""
         return self._idle
@@ -182,6 +188,7 @@ class Courier:
         queue = sorted(talk + pushes, key=lambda r: r.id)
         done = await self._deliver_all(queue) and await self._sync_cards()
         done = done and await self._retire()
+        self._open_rows = await self._outbox.open_count()
         # news that arrived during the round is for the next one
         self._idle = done and len(rows) < BATCH and self._due is None and pokes == self._pokes
 

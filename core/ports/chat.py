@@ -96,6 +96,10 @@ class OutboxUpkeep(Protocol):
         """The dedup guard's memory: the last (kind, stage) pushed per task."""
         ...
 
+    async def open_count(self) -> int:
+        """How many rows are still to be sent (the outbox's depth)."""
+        ...
+
 
 class SendLedger(Protocol):
     """The group's budget (send times) and the courier's counters, across restarts."""

@@ -21,6 +21,9 @@ WHERE o.state IN ('pending', 'sending')
 ORDER BY o.id
 LIMIT :limit
 
+-- name: outbox_open_count
+SELECT count(*) FROM chat_outbox WHERE state IN ('pending', 'sending')
+
 -- name: outbox_suspects
 SELECT o.*, NULL AS e_at, NULL AS e_actor, NULL AS e_kind, NULL AS e_from, NULL AS e_to,
        NULL AS e_reason, NULL AS e_key
