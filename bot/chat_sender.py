@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParamet
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from core.chat.model import Outcome, SendResult
+from core.chat.model import SendOutcome, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class TelegramChatSender:
                 reply_parameters=reply)
         except TelegramError as exc:
             return _failure(exc)
-        return SendResult(Outcome.SENT, message.message_id)
+        return SendResult(SendOutcome.SENT, message.message_id)
 
     async def edit(self, chat_id: int | None, message_id: int, text: str,
                    markup: str | None) -> SendResult:
@@ -51,13 +51,13 @@ class TelegramChatSender:
         except BadRequest as exc:
             lowered = str(exc).lower()
             if "not modified" in lowered:
-                return SendResult(Outcome.NOT_MODIFIED, message_id)
+                return SendResult(SendOutcome.NOT_MODIFIED, message_id)
             if "not found" in lowered or "can't be edited" in lowered:
-                return SendResult(Outcome.GONE, detail=str(exc))
+                return SendResult(SendOutcome.GONE, detail=str(exc))
             return _failure(exc)
         except TelegramError as exc:
             return _failure(exc)
-        return SendResult(Outcome.SENT, message_id)
+        return SendResult(SendOutcome.SENT, message_id)
 
 
 def keyboard(markup: str | None) -> InlineKeyboardMarkup | None:
@@ -73,9 +73,9 @@ def _failure(exc: TelegramError) -> SendResult:
     if isinstance(exc, RetryAfter):
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return SendResult(Outcome.RETRY_AFTER, retry_after_s=seconds, detail=str(exc))
+        return SendResult(SendOutcome.RETRY_AFTER, retry_after_s=seconds, detail=str(exc))
     if isinstance(exc, (BadRequest, Forbidden)):
-        return SendResult(Outcome.REFUSED, detail=str(exc))
+        return SendResult(SendOutcome.REFUSED, detail=str(exc))
     if isinstance(exc, NetworkError):  # timeouts and 5xx included
-        return SendResult(Outcome.TRANSIENT, detail=str(exc))
-    return SendResult(Outcome.REFUSED, detail=str(exc))
+        return SendResult(SendOutcome.TRANSIENT, detail=str(exc))
+    return SendResult(SendOutcome.REFUSED, detail=str(exc))

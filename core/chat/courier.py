@@ -21,10 +21,10 @@ from core.chat.budget import GroupBudget
 from core.chat.model import (
     TALK,
     ChatStats,
-    Outcome,
     OutRow,
     Rendered,
     RowKind,
+    SendOutcome,
     SendResult,
     ShownCard,
 )
@@ -72,7 +72,7 @@ class Courier:
     def refresh(self, task_id: int) -> None:
         """Make sure the task's card shows its current state (e.g. its waits changed)."""
         self._dirty[task_id] = None
-        self._poke()
+        self._poke(0)
 
     async def card_of(self, task_id: int) -> ShownCard | None:
         return await self._cards.get(task_id)
@@ -99,7 +99,7 @@ class Courier:
         added = await self._outbox.add(RowKind.REFUSAL, self._clock.now(), chat_id=chat_id,
                                        body=text, reply_to=reply_to,
                                        once_per_s=REFUSAL_EVERY_S)
-        self._poke()
+        self._poke(int(added is not None))
         return added is not None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -118,7 +118,8 @@ class Courier:
         self.guard = DedupGuard(await self._outbox.marks(), self.stats.deduped)
         for task_id in await self._cards.changed_since_shown(100_000):
             self._dirty.setdefault(task_id, None)
-        self._poke()
+        self._open_rows = await self._outbox.open_count()
+        self._poke(0)
 
     async def run(self) -> None:
         """The sender loop; owned and cancelled by the runtime."""
@@ -177,6 +178,7 @@ class Courier:
         """Decide, then send what the budget allows now: talk and pushes, cards, retirements."""
         self._due = None
         pokes = self._pokes
+        self._open_rows = await self._outbox.open_count()
         rows = await self._outbox.open_rows(BATCH)
         pushes = await self._decide(rows)
         talk = [r for r in rows if r.kind in TALK]
@@ -188,7 +190,6 @@ class Courier:
         queue = sorted(talk + pushes, key=lambda r: r.id)
         done = await self._deliver_all(queue) and await self._sync_cards()
         done = done and await self._retire()
-        self._open_rows = await self._outbox.open_count()
         # news that arrived during the round is for the next one
         self._idle = done and len(rows) < BATCH and self._due is None and pokes == self._pokes
 
@@ -211,6 +212,7 @@ class Courier:
                 skipped.append(row.id)
         if skipped:
             await self._outbox.skip(skipped, [])
+            self._settled(len(skipped))
         return pushes
 
     async def _fold(self, pushes: Sequence[OutRow]) -> None:
@@ -219,6 +221,7 @@ class Courier:
                                 self._now(), [(e.task_id, _mark(e)) for e in events])
         for row in pushes:
             self._pushes.pop(row.id, None)
+        self._settled(len(pushes) - 1)  # the digest is one row still to send
         await self._count("digests")
 
     async def _deliver_all(self, queue: Sequence[OutRow]) -> bool:
@@ -240,6 +243,7 @@ class Courier:
         content = await self._content(row)
         if content is None:  # the task it was about is gone
             await self._outbox.skip([row.id], [])
+            self._settled(1)
             return True
         now = self._now()
         await self._outbox.begin(row.id, now, group=group)
@@ -263,23 +267,24 @@ class Courier:
 
     async def _after(self, row: OutRow, delivery: SendResult, *, live: bool) -> bool:
         now = self._now()
-        if delivery.landed or (delivery.outcome is Outcome.GONE and row.kind is RowKind.EDIT):
+        if delivery.landed or (delivery.outcome is SendOutcome.GONE and row.kind is RowKind.EDIT):
             mark = (row.event.task_id, _mark(row.event)) if row.event else None
             await self._outbox.sent(row.id, delivery.message_id, now, live_buttons=live,
                                     mark=mark)
             self._pushes.pop(row.id, None)
+            self._settled(1)
             await self._count("pushes" if row.kind in (RowKind.EVENT, RowKind.ALERT) else
                               "edits" if row.kind is RowKind.EDIT else "sent")
             return True
         return await self._failed(row, delivery)
 
     async def _failed(self, row: OutRow, delivery: SendResult) -> bool:
-        if delivery.outcome is Outcome.RETRY_AFTER:
+        if delivery.outcome is SendOutcome.RETRY_AFTER:
             await self._cool(delivery)
             await self._outbox.reopen(row.id, None, give_up=False)
             return False
         delay = decide.retry_delay(row.attempts + 1)
-        if delivery.outcome is Outcome.TRANSIENT and delay is not None:
+        if delivery.outcome is SendOutcome.TRANSIENT and delay is not None:
             await self._count("retries")
             not_before = self._now() + timedelta(seconds=delay)
             await self._outbox.reopen(row.id, not_before, give_up=False)
@@ -288,6 +293,7 @@ class Courier:
         log.warning("gave up on outbox row %s (%s): %s", row.id, row.kind, delivery.detail)
         await self._count("give_ups")
         await self._outbox.reopen(row.id, None, give_up=True)
+        self._settled(1)
         return True
 
     async def _cool(self, delivery: SendResult) -> None:
@@ -329,7 +335,7 @@ class Courier:
                                    now)
             await self._count("edits")
             return True
-        if delivery.outcome is Outcome.GONE:  # deleted in the chat: a new card next round
+        if delivery.outcome is SendOutcome.GONE:  # deleted in the chat: a new card next round
             await self._cards.save(ShownCard(task.id, card.message_id, task.version, ""), now)
             self._dirty[task.id] = None
             return True
@@ -340,7 +346,7 @@ class Courier:
         row_id = await self._outbox.begin(None, now, group=True, card_of=task)
         self.budget.take(now)
         delivery = await self._sender.send(None, rendered.text, rendered.markup, None)
-        if delivery.outcome is Outcome.SENT and delivery.message_id is not None:
+        if delivery.outcome is SendOutcome.SENT and delivery.message_id is not None:
             card = ShownCard(task.id, delivery.message_id, task.version, digest)
             await self._outbox.sent(row_id, delivery.message_id, now, live_buttons=False,
                                     card=card)
@@ -350,10 +356,10 @@ class Courier:
         return await self._card_failed(delivery)
 
     async def _card_failed(self, delivery: SendResult) -> bool:
-        if delivery.outcome is Outcome.RETRY_AFTER:
+        if delivery.outcome is SendOutcome.RETRY_AFTER:
             await self._cool(delivery)
             return False
-        if delivery.outcome is Outcome.TRANSIENT:
+        if delivery.outcome is SendOutcome.TRANSIENT:
             await self._count("retries")
             self._due = self._now() + timedelta(seconds=decide.BACKOFF_S[0])
             return False
@@ -377,10 +383,10 @@ class Courier:
             self.budget.take(now)
             text = self._renderer.retired(row.event, task, retirement)
             delivery = await self._sender.edit(None, row.message_id, text, None)
-            if delivery.outcome is Outcome.RETRY_AFTER:
+            if delivery.outcome is SendOutcome.RETRY_AFTER:
                 await self._cool(delivery)
                 return False
-            if delivery.outcome is Outcome.TRANSIENT:
+            if delivery.outcome is SendOutcome.TRANSIENT:
                 self._due = now + timedelta(seconds=decide.BACKOFF_S[0])
                 return False
             await self._outbox.retired(row.id)
@@ -403,7 +409,11 @@ class Courier:
         except Exception:  # a counter must never stop a send
             log.exception("could not count %s", name)
 
-    def _poke(self) -> None:
+    def _settled(self, rows: int) -> None:
+        self._open_rows = max(0, self._open_rows - rows)
+
+    def _poke(self, new_rows: int = 1) -> None:
+        self._open_rows += new_rows
         self._pokes += 1
         self._idle = False
         self._resting.clear()

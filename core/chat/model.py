@@ -49,7 +49,7 @@ class Rendered:
     markup: str | None = None
 
 
-class Outcome(StrEnum):
+class SendOutcome(StrEnum):
     SENT = "sent"
     NOT_MODIFIED = "not_modified"  # an edit to identical content: expected, not an error
     GONE = "gone"  # the message to edit no longer exists
@@ -60,7 +60,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    outcome: Outcome
+    outcome: SendOutcome
     message_id: int | None = None
     retry_after_s: float = 0.0
     detail: str = ""
@@ -68,7 +68,7 @@ class SendResult:
     @property
     def landed(self) -> bool:
         """The chat shows what we meant (sent, or an edit that was already there)."""
-        return self.outcome in (Outcome.SENT, Outcome.NOT_MODIFIED)
+        return self.outcome in (SendOutcome.SENT, SendOutcome.NOT_MODIFIED)
 
 
 @dataclass(frozen=True, slots=True)

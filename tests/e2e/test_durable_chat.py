@@ -51,7 +51,7 @@ async def test_a_push_whose_buttons_no_longer_apply_says_what_happened(team: Tea
     for _ in range(3):  # development → review → testing → merge (needs a person)
         task = await agent.advance(task.id, ENGINE)
     await team.settle()
-    push = next(m for m in team.bot_messages() if "needs approval" in m["plain_text"])
+    push = next(m for m in team.bot_messages() if m["plain_text"].startswith("🙋"))
     await team.press(push["message_id"], team.buttons(push)["Approve"])
     await team.settle()
     retired = next(m for m in team.group() if m["message_id"] == push["message_id"])

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.chat.decide import digest_lines
-from core.chat.model import Outcome, Rendered, Retirement, SendResult
+from core.chat.model import Rendered, Retirement, SendOutcome, SendResult
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 BUTTON = json.dumps({"inline_keyboard": [[{"text": "Approve", "callback_data": "x"}]]})
@@ -44,9 +44,9 @@ class FakeSender:
     async def edit(self, chat_id: int | None, message_id: int, text: str,
                    markup: str | None) -> SendResult:
         if not self.script and message_id not in self.shown:
-            return SendResult(Outcome.GONE, detail="message to edit not found")
+            return SendResult(SendOutcome.GONE, detail="message to edit not found")
         if not self.script and self.shown[message_id] == (text, markup):
-            return SendResult(Outcome.NOT_MODIFIED, message_id)
+            return SendResult(SendOutcome.NOT_MODIFIED, message_id)
         return self._answer(Sent("edit", chat_id, text, markup, message_id=message_id))
 
     def _answer(self, call: Sent) -> SendResult:
@@ -55,14 +55,14 @@ class FakeSender:
             if isinstance(scripted, BaseException):
                 self.calls.append(call)  # it went out; the answer never came back
                 raise scripted
-            if scripted.outcome is not Outcome.SENT:
+            if scripted.outcome is not SendOutcome.SENT:
                 return scripted
         if call.method == "send":
             self.next_id += 1
             call.message_id = self.next_id
         self.shown[call.message_id] = (call.text, call.markup)
         self.calls.append(call)
-        return SendResult(Outcome.SENT, call.message_id)
+        return SendResult(SendOutcome.SENT, call.message_id)
 
     def texts(self, method: str = "send") -> list[str]:
         return [c.text for c in self.calls if c.method == method]

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from core.chat.courier import Courier
-from core.chat.model import Outcome, RowKind, SendResult
+from core.chat.model import RowKind, SendOutcome, SendResult
 from core.clock import ManualClock
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
@@ -111,7 +111,7 @@ async def test_replies_keep_their_order_and_none_is_dropped(rig: Rig) -> None:
     await rig.needs_approval(6)  # pushes compete for the same budget
     for n in range(10):
         await courier.say(f"reply {n}", reply_to=n + 1)
-    rig.sender.script = [SendResult(Outcome.TRANSIENT, detail="502")]  # the first try fails
+    rig.sender.script = [SendResult(SendOutcome.TRANSIENT, detail="502")]  # the first try fails
     await drain(courier, rig.clock)
     replies = [c for c in rig.sender.calls if c.text.startswith("reply")]
     assert [c.text for c in replies] == [f"reply {n}" for n in range(10)]
@@ -141,7 +141,7 @@ async def test_a_429_is_waited_out_counted_and_the_message_kept(rig: Rig) -> Non
     courier = rig.courier()
     await courier.resume()
     await courier.say("hello")
-    rig.sender.script = [SendResult(Outcome.RETRY_AFTER, retry_after_s=7)]
+    rig.sender.script = [SendResult(SendOutcome.RETRY_AFTER, retry_after_s=7)]
     await courier.flush()
     assert courier.stats.retry_after_waits == 1 and rig.sender.texts() == []
     assert courier.seconds_until_ready() == pytest.approx(7)
@@ -157,7 +157,7 @@ async def test_a_refused_message_is_given_up_and_counted(rig: Rig) -> None:
     await courier.resume()
     await courier.say("<b>broken")
     await courier.say("fine")
-    rig.sender.script = [SendResult(Outcome.REFUSED, detail="can't parse entities")]
+    rig.sender.script = [SendResult(SendOutcome.REFUSED, detail="can't parse entities")]
     await drain(courier, rig.clock)
     assert rig.sender.texts() == ["fine"] and courier.stats.give_ups == 1
 
