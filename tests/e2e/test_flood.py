@@ -62,22 +62,22 @@ async def test_presses_are_answered_at_once_while_a_member_floods_the_group(team
     assert team.emu.stats()["totals"]["rate_limited"] == 0
 
 
-async def test_an_outsider_spamming_commands_hears_one_refusal_an_hour(team: Team) -> None:
-    for _ in range(50):
-        team.emu.user_message(OUTSIDE, "/new api nope", user_id=DEV)
-    await team.say("/queue")
+async def spam_from_outside(team: Team, text: str, times: int) -> int:
+    """An outsider sends `times` commands; how many answers the outside chat has then."""
+    for _ in range(times):
+        team.emu.user_message(OUTSIDE, text, user_id=DEV)
+    await team.say("/queue")  # the group is served meanwhile
     await team.orch.inbox.drain()
     await team.settle()
-    assert len([m for m in team.emu.chat_messages(OUTSIDE) if m["from_bot"]]) == 1
+    return len([m for m in team.emu.chat_messages(OUTSIDE) if m["from_bot"]])
+
+
+async def test_an_outsider_spamming_commands_hears_one_refusal_an_hour(team: Team) -> None:
+    assert await spam_from_outside(team, "/new api nope", 50) == 1
     team.clock.advance(3600)
     reply = await team.say("/queue", chat=OUTSIDE, user=DEV)
     assert "one team group" in reply["plain_text"]
-    for _ in range(5):
-        team.emu.user_message(OUTSIDE, "/help", user_id=DEV)
-    await team.say("/queue")
-    await team.orch.inbox.drain()
-    await team.settle()
-    assert len([m for m in team.emu.chat_messages(OUTSIDE) if m["from_bot"]]) == 2
+    assert await spam_from_outside(team, "/help", 5) == 2
     assert await team.orch.pipeline.open_tasks() == []
 
 
