@@ -140,12 +140,13 @@ class Database:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> int:
-        """Apply every numbered migration above PRAGMA user_version, in order."""
+    async def migrate(self, *, upto: int | None = None) -> int:
+        """Apply every numbered migration above PRAGMA user_version, in order (only those
+        numbered up to `upto`, when given: upgrade tests start from an older schema)."""
         current = await self.schema_version()
         applied = 0
         for number, name, sql in load_migrations():
-            if number <= current:
+            if number <= current or (upto is not None and number > upto):
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)
