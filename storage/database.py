@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -23,6 +23,7 @@ from core.errors import StorageError
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 class IntegrityViolation(StorageError):
@@ -141,18 +142,43 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self) -> int:
-        """Apply every numbered migration above PRAGMA user_version, in order."""
-        current = await self.schema_version()
+        """Apply every numbered migration not applied yet, in order.
+
+        Numbers are reserved per change, so they may have gaps and a lower one may land
+        after a higher one: what was applied is a set (`schema_migrations`), not a level.
+        PRAGMA user_version keeps the highest number applied.
+        """
+        done = await self._applied_migrations()
         applied = 0
         for number, name, sql in load_migrations():
-            if number <= current:
+            if number in done:
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)
-                await tx.execute(f"PRAGMA user_version = {number:d}")
+                await tx.execute(_RECORD_MIGRATION, (number,))
+                version = max(number, *done) if done else number
+                await tx.execute(f"PRAGMA user_version = {version:d}")
+            done.add(number)
             log.info("applied migration %s", name)
             applied += 1
         return applied
+
+    async def _applied_migrations(self) -> set[int]:
+        current = await self.schema_version()
+        async with self.transaction() as tx:
+            await tx.execute(_MIGRATIONS_TABLE)
+            rows = await tx.fetch_all("SELECT number FROM schema_migrations")
+            if not rows and current:  # a file from before the table: 1..N were applied
+                await tx.execute_many(_RECORD_MIGRATION, [(n,) for n in range(1, current + 1)])
+                return set(range(1, current + 1))
+        return {row[0] for row in rows}
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the database thread inside one write transaction: one hop from the
+        loop for work that would otherwise cross to the thread once per statement (the
+        claim). `fn` must be quick and must not touch the transaction itself."""
+        async with self._lock, _translated():
+            return await self._conn._execute(_in_transaction, self._conn._conn, fn)
 
 
 def load_migrations() -> list[tuple[int, str, str]]:
@@ -165,9 +191,24 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [number for number, _, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise StorageError(f"migrations must be numbered 1..N without gaps, found {numbers}")
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise StorageError(f"migrations must have distinct numbers from 1, found {numbers}")
     return found
+
+
+_MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY)"
+_RECORD_MIGRATION = "INSERT INTO schema_migrations (number) VALUES (?)"
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 async def _run_script(tx: Tx, script: str) -> None:

@@ -28,6 +28,7 @@ from core.jobs.model import (
     Swept,
 )
 from core.pipeline.stages import Stage
+from storage.claim import ClaimRequest
 from storage.database import Database, IntegrityViolation, Tx
 from storage.queries import queries
 
@@ -36,7 +37,7 @@ OVERVIEW_LIMIT = 200
 
 
 class SqliteJobStore:
-    """Jobs and runs in SQLite. The claim is one statement; its run opens in the same
+    """Jobs and runs in SQLite. The claim (storage/claim.py) opens its run in the same
     transaction, so a claimed job always has an open run to sweep after a crash."""
 
     def __init__(self, db: Database) -> None:
@@ -98,19 +99,11 @@ class SqliteJobStore:
     # --- RunStore ---------------------------------------------------------------------
 
     async def claim(self, owner: str, at: datetime, limits: ClaimLimits) -> Claim | None:
-        params = {
-            "owner": owner,
-            "at": utc_iso(at),
-            "max_running": limits.max_running,
-            "per_repo": limits.per_repo,
-            "deps_enabled": int(limits.deps_enabled),
-        }
-        async with self._db.transaction() as tx:
-            row = await tx.fetch_one(Q["claim_job"], params)
-            if row is None:
-                return None
-            job = job_from_row(row)
-            return Claim(job, await _open_run(tx, job, owner, at))
+        found = await self._db.call(ClaimRequest(owner, utc_iso(at), limits))
+        if found is None:
+            return None
+        job, run = found
+        return Claim(job_from_row(job), run_from_row(run))
 
     async def mark_running(self, run_id: int, at: datetime) -> None:
         async with self._db.transaction() as tx:
@@ -155,22 +148,6 @@ class SqliteJobStore:
             tuple(_queued(row, limits.deps_enabled) for row in queued),
             tuple(_running(row) for row in running),
         )
-
-
-async def _open_run(tx: Tx, job: Job, owner: str, at: datetime) -> Run:
-    row = await tx.fetch_one(
-        Q["insert_run"],
-        {
-            "job_id": job.id,
-            "task_id": job.task_id,
-            "stage": job.stage,
-            "attempt": job.attempts,
-            "owner": owner,
-            "at": utc_iso(at),
-        },
-    )
-    assert row is not None
-    return run_from_row(row)
 
 
 async def _requeue(tx: Tx, row: sqlite3.Row, reason: str, at: datetime) -> Swept:

@@ -379,8 +379,8 @@ class InMemoryJobStore:
                   running: list[Job]) -> bool:
         if job.status is not JobStatus.QUEUED or job.not_before > at or not self._in_stage(job):
             return False
-        same_repo = sum(1 for r in running if r.repo == job.repo)
-        if limits.per_repo is not None and same_repo >= limits.per_repo:
+        repos, stages, roles = limits.full([(r.repo, r.stage, r.role) for r in running])
+        if job.repo in repos or job.stage in stages or job.role in roles:
             return False
         return not (limits.deps_enabled and self._waits(job))
 

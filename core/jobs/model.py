@@ -134,11 +134,36 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class ClaimLimits:
-    """What a claim must respect: global and per-repo running counts, the deps gate."""
+    """What a claim must respect: the running counts (global, per repo, per stage, per
+    role) and the dependency gate."""
 
     max_running: int
     per_repo: int | None = None
     deps_enabled: bool = True
+    per_stage: Mapping[str, int] = field(default_factory=dict)
+    per_role: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def partitioned(self) -> bool:
+        """True when some limit below the global one applies."""
+        return self.per_repo is not None or bool(self.per_stage) or bool(self.per_role)
+
+    def full(self, running: Sequence[tuple[str, str, str]]) -> tuple[set[str], set[str], set[str]]:
+        """The repos, stages and roles at their limit, given the running (repo, stage,
+        role) triples."""
+        repos: dict[str, int] = {}
+        stages: dict[str, int] = {}
+        roles: dict[str, int] = {}
+        for repo, stage, role in running:
+            repos[repo] = repos.get(repo, 0) + 1
+            stages[stage] = stages.get(stage, 0) + 1
+            roles[role] = roles.get(role, 0) + 1
+        per_repo = self.per_repo
+        return (
+            {r for r, n in repos.items() if per_repo is not None and n >= per_repo},
+            {s for s, most in self.per_stage.items() if stages.get(s, 0) >= most},
+            {r for r, most in self.per_role.items() if roles.get(r, 0) >= most},
+        )
 
 
 @dataclass(frozen=True, slots=True)
