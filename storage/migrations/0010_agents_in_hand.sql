@@ -48,9 +48,14 @@ BEGIN
       AND task_id IN (SELECT task_id FROM task_deps WHERE depends_on = NEW.id);
 END;
 
--- The claim reads the first entry of one of these (deps gate on / off), in claim order.
+-- The claim reads the first entry of one of these (deps gate on / off), in claim order,
+-- and the running jobs (at most the global limit) from the third. Fewer indexes that a
+-- claim rewrites: fewer pages written per claim.
 CREATE INDEX jobs_ready ON jobs (not_before, id) WHERE status = 'queued' AND unmet_deps = 0;
 CREATE INDEX jobs_queued ON jobs (not_before, id) WHERE status = 'queued';
+CREATE INDEX jobs_running ON jobs (repo, stage, role) WHERE status = 'running';
+DROP INDEX jobs_claim_order;
+DROP INDEX jobs_running_by_repo;
 
 -- 2. Runs: a run can end `cancelled` (its task left the stage), and records its effort.
 -- SQLite cannot alter a CHECK, so the table is rebuilt with its indexes and triggers.
