@@ -113,8 +113,9 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         SqliteDependencyStore(db), pipeline, hub, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
-    engine, loop = _work(settings, clock, db, pipeline, journal, deps)
+    engine, loop = _work(settings, clock, db, pipeline, journal, deps, notifier)
     hub.subscribe(engine)
+    hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
     _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
@@ -133,7 +134,8 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-          journal: LessonJournal, deps: DependencyService) -> tuple[StageEngine, JobLoop]:
+          journal: LessonJournal, deps: DependencyService, notifier: TelegramNotifier,
+          ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
@@ -142,7 +144,8 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
                    runner=SubprocessAgentRunner(clock), worktrees=worktrees,
-                   settings=settings, clock=clock, deps=deps)
+                   settings=settings, clock=clock, deps=deps,
+                   on_run_ended=notifier.refresh)
     return engine, loop
 
 

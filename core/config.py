@@ -39,6 +39,7 @@ class AgentCommand:
     command: tuple[str, ...]
     timeout_s: float = 1800.0
     transient_exit_code: int = 75
+    stall_timeout_s: float = 300.0  # no output for this long: stopped and retried; 0 off
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Settings:
     repo_remotes: Mapping[str, str] = field(default_factory=dict)
     max_concurrency: int = 2
     per_repo_concurrency: int | None = None
+    # ORCH_CONFIG [concurrency.stages] / [concurrency.roles]: name → agent runs at once
+    stage_concurrency: Mapping[str, int] = field(default_factory=dict)
+    role_concurrency: Mapping[str, int] = field(default_factory=dict)
     transient_max_attempts: int = 3
     run_stale_after_s: float = 3600.0
     job_poll_interval_s: float = 5.0
@@ -201,6 +205,11 @@ def parse_config_document(data: Mapping[str, Any]) -> dict[str, Any]:
         result["agents"] = {
             role: _agent_from(role, spec) for role, spec in _table(agents, "agents").items()
         }
+    concurrency = data.get("concurrency")
+    if concurrency is not None:
+        table = _table(concurrency, "concurrency")
+        result["stage_concurrency"] = _limits(table.get("stages", {}), "concurrency.stages")
+        result["role_concurrency"] = _limits(table.get("roles", {}), "concurrency.roles")
     repos = data.get("repos")
     if repos is not None:
         table = _table(repos, "repos")
@@ -261,11 +270,22 @@ def _agent_from(role: str, raw: Any) -> AgentCommand:
         raise ConfigError("ORCH_CONFIG", f"agents.{role}.command as a list of strings")
     timeout = table.get("timeout_s", 1800)
     transient = table.get("transient_exit_code", 75)
+    stall = table.get("stall_timeout_s", 300)
     if not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError("ORCH_CONFIG", f"agents.{role}.timeout_s as seconds > 0")
     if not isinstance(transient, int):
         raise ConfigError("ORCH_CONFIG", f"agents.{role}.transient_exit_code as an integer")
-    return AgentCommand(tuple(command), float(timeout), transient)
+    if not isinstance(stall, int | float) or isinstance(stall, bool) or stall < 0:
+        raise ConfigError("ORCH_CONFIG", f"agents.{role}.stall_timeout_s as seconds >= 0")
+    return AgentCommand(tuple(command), float(timeout), transient, float(stall))
+
+
+def _limits(raw: Any, where: str) -> dict[str, int]:
+    table = _table(raw, where)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+               for v in table.values()):
+        raise ConfigError("ORCH_CONFIG", f"{where} as a table of name = runs at once (>= 0)")
+    return dict(table)
 
 
 def _table(raw: Any, where: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.clock import parse_iso, utc_iso
 from core.jobs.model import (
     Claim,
     ClaimLimits,
+    Effort,
     Failure,
     Job,
     JobConflict,
@@ -159,13 +161,14 @@ async def _requeue(tx: Tx, row: sqlite3.Row, reason: str, at: datetime) -> Swept
 def _run_end(run_id: int, end: RunEnd, at: datetime) -> dict[str, Any]:
     return {
         "id": run_id,
-        "status": RunStatus.SUCCEEDED if end.succeeded else RunStatus.FAILED,
+        "status": end.status.value,
         "exit_code": end.exit_code,
         "duration_s": end.duration_s,
         "error": end.error,
         "log_path": end.log_path,
         "result": json.dumps(dict(end.result), default=str),
         "at": utc_iso(at),
+        **asdict(end.effort),
     }
 
 
@@ -228,6 +231,9 @@ def run_from_row(row: sqlite3.Row) -> Run:
         error=row["error"],
         log_path=row["log_path"],
         result=json.loads(row["result"]) if row["result"] else {},
+        role=row["role"],
+        effort=Effort(row["cpu_s"], row["tokens_in"], row["tokens_out"], row["cost"],
+                      row["model"]),
     )
 
 

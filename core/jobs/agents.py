@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.config import AgentCommand
+from core.jobs.watch import RunControl
 
 RESULT_FILE_ENV = "ORCH_RESULT_FILE"
+HEARTBEAT_FILE_ENV = "ORCH_HEARTBEAT_FILE"
 APPROVE = "APPROVE"
 REQUEST_CHANGES = "REQUEST_CHANGES"
 VERDICTS = frozenset({APPROVE, REQUEST_CHANGES})
@@ -40,6 +42,7 @@ class RunOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TRANSIENT = "transient"  # timed out or asked for a retry: try again within the budget
+    CANCELLED = "cancelled"  # orch stopped it: its task left the stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class AgentRequest:
     log_path: Path
     prompt: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # shared with orch while the run lasts: activity seen, and a request to stop
+    control: RunControl | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class AgentResult:
     log_path: Path
     structured: Mapping[str, Any] = field(default_factory=dict)
     timed_out: bool = False
+    cpu_s: float | None = None  # the agent's processes, as last sampled
 
     @property
     def verdict(self) -> str | None:
@@ -97,7 +103,11 @@ class AgentRunner(Protocol):
     Implementations never raise for the agent's own failures (a missing executable, a
     non-zero exit, a timeout, a malformed result file): those come back as an
     AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
-    cancelled they stop the agent's whole process tree before re-raising.
+    cancelled they stop the agent's whole process tree before re-raising. With a
+    `request.control`, they report activity to it (`touch()`: output, or the heartbeat
+    file named by ORCH_HEARTBEAT_FILE changing) and, when it asks to stop, stop the
+    process tree and return CANCELLED (or TRANSIENT when the stop is transient) with
+    its reason, never reading the result file.
     """
 
     async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:

@@ -44,6 +44,7 @@ from core.jobs.gates import (
 )
 from core.jobs.model import (
     Claim,
+    Effort,
     Failure,
     Job,
     JobConflict,
@@ -169,6 +170,8 @@ class StageEngine:
             error=result.error,
             log_path=str(result.log_path),
             result=result.structured,
+            cancelled=result.outcome is RunOutcome.CANCELLED,
+            effort=Effort.reported(result.structured, result.cpu_s),
         )
         await self._record(claim, end, self._settlement(claim.job, result))
 
@@ -188,6 +191,8 @@ class StageEngine:
         if result.outcome is RunOutcome.SUCCEEDED:
             return JobUpdate(JobStatus.SUCCEEDED)
         error = headline(result.error) or f"the {job.role} failed"
+        if result.outcome is RunOutcome.CANCELLED:
+            return JobUpdate(JobStatus.CANCELLED, last_error=f"stopped: {error}")
         if result.outcome is RunOutcome.FAILED:
             return JobUpdate(JobStatus.FAILED, last_error=error, failure=Failure.PERMANENT)
         tries, most = job.transient_attempts + 1, self._settings.transient_max_attempts

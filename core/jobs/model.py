@@ -48,6 +48,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by orch: its task left the stage
 
 
 OPEN_RUN = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
@@ -111,6 +112,8 @@ class Run:
     error: str | None = None
     log_path: str | None = None
     result: Mapping[str, Any] = field(default_factory=dict)
+    role: str | None = None
+    effort: Effort | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,33 @@ class ClaimLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class Effort:
+    """What a run cost: CPU time as orch saw it, and what the agent reported in its
+    result (tokens_in, tokens_out, cost, model)."""
+
+    cpu_s: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    model: str | None = None
+
+    @classmethod
+    def reported(cls, result: Mapping[str, Any], cpu_s: float | None = None) -> Effort:
+        """From a result JSON; values of the wrong type or sign are ignored."""
+        def count(key: str) -> int | None:
+            value = result.get(key)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            return value if ok else None
+
+        cost = result.get("cost")
+        money = isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e9
+        model = result.get("model")
+        return cls(cpu_s, count("tokens_in"), count("tokens_out"),
+                   float(cost) if money else None,
+                   model[:100] if isinstance(model, str) and model else None)
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     """A run's terminal record."""
 
@@ -176,6 +206,14 @@ class RunEnd:
     error: str | None = None
     log_path: str | None = None
     result: Mapping[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    effort: Effort = Effort()
+
+    @property
+    def status(self) -> RunStatus:
+        if self.cancelled:
+            return RunStatus.CANCELLED
+        return RunStatus.SUCCEEDED if self.succeeded else RunStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ WHERE id = :id AND status = 'pending'
 -- name: finish_run
 UPDATE runs
 SET status = :status, completed_at = :at, updated_at = :at, exit_code = :exit_code,
-    duration_s = :duration_s, error = :error, log_path = :log_path, result = :result
+    duration_s = :duration_s, error = :error, log_path = :log_path, result = :result,
+    cpu_s = :cpu_s, tokens_in = :tokens_in, tokens_out = :tokens_out, cost = :cost,
+    model = :model
 WHERE id = :id AND status IN ('pending', 'running')
 RETURNING id
 

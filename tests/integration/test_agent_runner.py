@@ -262,6 +262,7 @@ async def test_environment_carries_the_contract_but_not_orch_secrets(
         "ORCH_RUN_ID": "11",
         "ORCH_PROMPT_FILE": str(logs / "run-11.prompt.md"),
         "ORCH_RESULT_FILE": str(logs / "run-11.result.json"),
+        "ORCH_HEARTBEAT_FILE": str(logs / "run-11.heartbeat"),
         "ORCH_WORKTREE": str(request_.worktree),
         "EXTRA_KNOB": "on",
         "PATH_LIKE_SETTING": "kept",

@@ -8,7 +8,10 @@ interpreter) are substituted inside each argument, anything else in braces is le
 
 The child gets its own process group, so stopping it stops everything it started:
 SIGTERM, a grace period, then SIGKILL. That happens on timeout, when the awaiting task is
-cancelled, and (SIGKILL only) to anything left over after a normal exit.
+cancelled, when orch asks the run to stop (its `RunControl`: the task moved, or the
+agent stalled), and (SIGKILL only) to anything left over after a normal exit. While it
+runs, every chunk of output and every change of its heartbeat file
+(`run-7.heartbeat`, named by ORCH_HEARTBEAT_FILE) counts as activity.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from typing import Any
 
 from core.clock import Clock, SystemClock, utc_iso
 from core.config import AgentCommand
+from core.integrations.agents.activity import AgentActivity
 from core.jobs.agents import (
+    HEARTBEAT_FILE_ENV,
     RESULT_FILE_ENV,
     AgentRequest,
     AgentResult,
@@ -35,6 +40,7 @@ from core.jobs.agents import (
     outcome_for,
     parse_structured_result,
 )
+from core.jobs.watch import RunControl
 
 MAX_ERROR_CHARS = 1000
 TAIL_LINES = 20
@@ -51,10 +57,12 @@ class SubprocessAgentRunner:
         clock: Clock | None = None,
         log_cap_bytes: int = 1_000_000,
         kill_grace_s: float = 5.0,
+        activity_poll_s: float = 1.0,
     ) -> None:
         self._clock = clock or SystemClock()
         self._log_cap = log_cap_bytes
         self._grace = kill_grace_s
+        self._poll_s = activity_poll_s
         # Stops still running after a second cancellation; kept so they are not collected.
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -66,14 +74,15 @@ class SubprocessAgentRunner:
         started = time.monotonic()
         try:
             files.prepare(request.prompt)
-            log = CappedLog(request.log_path, self._log_cap)
+            log = CappedLog(request.log_path, self._log_cap, request.control)
         except OSError as exc:
             return _unstarted(request, f"cannot prepare the run's files: {exc}")
         with log:
             log.note(self._header(request, argv))
             ended = await self._execute(argv, request, files, command, log)
             tail = log.tail_text()
-        structured, note = files.read_result()
+        # a stopped run's result is not read: nothing it did after the stop may count
+        structured, note = files.read_result() if ended.stopped is None else ({}, None)
         outcome = ended.outcome(command)
         return AgentResult(
             outcome=outcome,
@@ -83,6 +92,7 @@ class SubprocessAgentRunner:
             log_path=request.log_path,
             structured=structured,
             timed_out=ended.timed_out,
+            cpu_s=ended.cpu_s,
         )
 
     async def _execute(
@@ -96,6 +106,9 @@ class SubprocessAgentRunner:
         problem = _cannot_start(argv, request.worktree)
         if problem:
             return _Ended(None, False, problem, 0.0)
+        control = request.control
+        if control is not None and control.stopping:
+            return _Ended(None, False, None, 0.0, stopped=control)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -108,27 +121,39 @@ class SubprocessAgentRunner:
             )
         except OSError as exc:
             return _Ended(None, False, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
-        timed_out = await self._supervise(proc, log, command.timeout_s)
-        return _Ended(proc.returncode, timed_out, None, command.timeout_s)
+        watcher = AgentActivity(proc.pid, files.heartbeat, control)
+        poll = asyncio.create_task(watcher.poll(self._clock, self._poll_s))
+        try:
+            timed_out, stopped = await self._supervise(proc, log, command.timeout_s, control)
+        finally:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+        return _Ended(proc.returncode, timed_out, None, command.timeout_s,
+                      stopped=control if stopped else None, cpu_s=watcher.cpu_s)
 
     async def _supervise(
-        self, proc: asyncio.subprocess.Process, log: CappedLog, timeout_s: float
-    ) -> bool:
-        """Wait for the child within its timeout; True when it had to be stopped for it."""
+        self, proc: asyncio.subprocess.Process, log: CappedLog, timeout_s: float,
+        control: RunControl | None,
+    ) -> tuple[bool, bool]:
+        """Wait for the child within its timeout or until orch asks it to stop:
+        (stopped for the timeout, stopped on request)."""
         assert proc.stdout is not None
         # The pipe is drained all along, so a chatty child never blocks on a full pipe.
         pump = asyncio.create_task(log.pump(proc.stdout))
         try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
+            asked = await asyncio.wait_for(_exit_or_stop(proc, control), timeout_s)
         except TimeoutError:
             await self._stop_shielded(proc, pump, log, f"timed out after {timeout_s:g} s")
-            return True
+            return True, False
         except asyncio.CancelledError:
             await self._stop_shielded(proc, pump, log, "cancelled")
             raise
+        if asked and control is not None:
+            await self._stop_shielded(proc, pump, log, f"stopped: {control.reason}")
+            return False, True
         _signal_group(proc.pid, signal.SIGKILL)  # nothing the run started may outlive it
         await _settle(pump)
-        return False
+        return False, False
 
     async def _stop_shielded(
         self,
@@ -174,12 +199,14 @@ class RunFiles:
 
     prompt: Path
     result: Path
+    heartbeat: Path
 
     @classmethod
     def beside(cls, log_path: Path) -> RunFiles:
         stem = log_path.name.removesuffix(".log")
         return cls(
-            log_path.with_name(f"{stem}.prompt.md"), log_path.with_name(f"{stem}.result.json")
+            log_path.with_name(f"{stem}.prompt.md"), log_path.with_name(f"{stem}.result.json"),
+            log_path.with_name(f"{stem}.heartbeat"),
         )
 
     def prepare(self, prompt: str) -> None:
@@ -187,6 +214,7 @@ class RunFiles:
         self.prompt.write_text(prompt, encoding="utf-8")
         # A result left by an earlier run under the same name must not pass for this one's.
         self.result.unlink(missing_ok=True)
+        self.heartbeat.unlink(missing_ok=True)
 
     def read_result(self) -> tuple[dict[str, Any], str | None]:
         try:
@@ -201,8 +229,9 @@ class RunFiles:
 class CappedLog:
     """A run's log: output up to a cap, then one marker line; the tail kept in memory."""
 
-    def __init__(self, path: Path, cap_bytes: int) -> None:
+    def __init__(self, path: Path, cap_bytes: int, control: RunControl | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._control = control
         self._file = path.open("wb")
         self._cap = cap_bytes
         self._written = 0
@@ -226,6 +255,8 @@ class CappedLog:
             self.write(chunk)
 
     def write(self, data: bytes) -> None:
+        if self._control is not None:
+            self._control.touch()
         self._tail += data
         del self._tail[:-_TAIL_BYTES]
         room = max(0, self._cap - self._written)
@@ -261,10 +292,14 @@ class _Ended:
     timed_out: bool
     problem: str | None  # why the command never started
     timeout_s: float
+    stopped: RunControl | None = None  # orch asked it to stop, for this reason
+    cpu_s: float | None = None
 
     def outcome(self, command: AgentCommand) -> RunOutcome:
         if self.problem:
             return RunOutcome.FAILED
+        if self.stopped is not None:
+            return RunOutcome.TRANSIENT if self.stopped.transient else RunOutcome.CANCELLED
         return outcome_for(
             self.exit_code,
             timed_out=self.timed_out,
@@ -274,6 +309,8 @@ class _Ended:
     def describe(self, outcome: RunOutcome) -> str | None:
         if self.problem:
             return self.problem
+        if self.stopped is not None:
+            return self.stopped.reason
         if self.timed_out:
             return f"timed out after {self.timeout_s:g} s"
         if outcome is RunOutcome.SUCCEEDED or self.exit_code is None:
@@ -320,6 +357,7 @@ def agent_environment(
             "ORCH_RUN_ID": str(request.run_id),
             "ORCH_PROMPT_FILE": str(files.prompt),
             RESULT_FILE_ENV: str(files.result),
+            HEARTBEAT_FILE_ENV: str(files.heartbeat),
             "ORCH_WORKTREE": str(request.worktree),
         }
     )
@@ -345,6 +383,22 @@ def _error_text(head: str | None, tail: str, note: str | None) -> str | None:
     head = f"{head}; {note}" if note else head
     room = MAX_ERROR_CHARS - len(head) - 1
     return f"{head}\n{tail[-room:]}" if tail and room > 0 else head[:MAX_ERROR_CHARS]
+
+
+async def _exit_or_stop(proc: asyncio.subprocess.Process, control: RunControl | None) -> bool:
+    """Wait until the child exits (False) or orch asks it to stop (True)."""
+    if control is None:
+        await proc.wait()
+        return False
+    exited = asyncio.ensure_future(proc.wait())
+    asked = asyncio.ensure_future(control.wait())
+    try:
+        done, _ = await asyncio.wait({exited, asked}, return_when=asyncio.FIRST_COMPLETED)
+        return exited not in done
+    finally:
+        for waiter in (exited, asked):
+            waiter.cancel()
+        await asyncio.gather(exited, asked, return_exceptions=True)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
