@@ -32,6 +32,7 @@ from core.deps.service import DependencyCycle, DependencyService
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
 from core.jobs.view import JobQueueView
@@ -44,6 +45,7 @@ from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
+from storage.runs import SqliteRunLedger
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class Orch:
     loop: JobLoop
     plane: PlaneSync | None
     supervisor: Supervisor
+    effort: EffortView | None = None
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -116,13 +119,16 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     engine, loop = _work(settings, clock, db, pipeline, journal, deps, notifier)
     hub.subscribe(engine)
     hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
+    effort = EffortView(SqliteRunLedger(db), clock)
     _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    queue.add_source(effort)
+    notifier.add_card_note(effort.card_note)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
              if plane_configured(settings) else None)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor())
+                journal, deps, engine, loop, plane, Supervisor(), effort)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -211,6 +217,6 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         return
     routes = orch.plane.routes() if orch.plane else ()
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
-                         extra_routes=routes)
+                         extra_routes=routes, runs=orch.effort)
     async with serve_http(app, settings.http_port):
         yield
