@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean settings-doc
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orch needs Python 3.11+"'
@@ -23,6 +23,9 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	for b in bench_reconcile bench_claim; do $(BIN)/python -m bench.$$b || exit 1; done
+
+settings-doc: $(BIN)/.installed
+	$(BIN)/python -m app.settings_doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -16,12 +16,11 @@ from core.config import Settings
 from core.integrations.plane.client import PlaneClient
 from core.integrations.plane.webhooks import DeliveryDedup
 from core.pipeline.service import PipelineService
-from core.ports import NotifierHub
+from core.ports import DependencySink, NotifierHub
 from core.queue_view import QueueService
 from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
-from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
 from storage.database import Database
 from storage.tracker_items import SqliteSyncStore

@@ -113,7 +113,7 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     hub.subscribe(notifier)
     journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
     deps = DependencyService(
-        SqliteDependencyStore(db), pipeline, hub, clock, enabled=settings.task_deps_enabled,
+        SqliteDependencyStore(db), pipeline, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps, notifier)

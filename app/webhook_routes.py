@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,18 +21,11 @@ from core.integrations.plane.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from core.ports import ReconcileHints
 
 log = logging.getLogger(__name__)
 
 ITEM_EVENTS = frozenset({"issue", "issue_comment"})
-
-
-class ReconcileHints(Protocol):
-    """Takes a hint that an item changed (the Reconciler implements it)."""
-
-    def hint(self, project_id: str | None, item_id: str) -> bool:
-        """Queue a prompt reconcile of the item; never blocks. False if not queued."""
-        ...
 
 
 def plane_webhook_route(reconciler: ReconcileHints, secret: str, dedup: DeliveryDedup,

@@ -2,6 +2,7 @@
 
 OrchError
 ├── ConfigError            a setting is missing or malformed (start-up stops, exit 2)
+│   └── ConfigFileError    a key of the ORCH_CONFIG file is unknown or malformed
 ├── DomainError            a request the domain refuses; the message is fit for users
 │   ├── UnknownTask        no task with that id or key
 │   ├── IllegalTransition  the pipeline does not allow that move
@@ -30,6 +31,28 @@ class ConfigError(OrchError):
         super().__init__(f"{setting}: {expected}")
         self.setting = setting
         self.expected = expected
+
+    @property
+    def line(self) -> str:
+        """The one line start-up prints: the setting's name and what is wrong with it."""
+        if self.expected.startswith("is "):
+            return f"setting {self.setting} {self.expected}"
+        return f"setting {self.setting} is malformed: {self.expected}"
+
+
+class ConfigFileError(ConfigError):
+    """A key of the ORCH_CONFIG file is unknown or malformed; names the file and the key."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        spoken = problem.startswith(("is ", "names "))
+        joined = f"{key} {problem}" if spoken else f"{key}: {problem}"
+        super().__init__("ORCH_CONFIG", f"{source}: {joined}")
+        self.source = source
+        self.key = key
+
+    @property
+    def line(self) -> str:
+        return self.expected
 
 
 class DomainError(OrchError):

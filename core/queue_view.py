@@ -8,14 +8,14 @@ this module never needs to know them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from core.clock import Clock
 from core.pipeline.stages import BLOCKED, Pipeline, Stage
 from core.pipeline.tasks import Task
+from core.ports import OpenTasks, QueueBlockSource, WaitExplainer
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +54,10 @@ class QueueView:
         return sum(len(entries) for stage, entries in self.stages if stage == BLOCKED)
 
 
-class QueueBlockSource(Protocol):
-    """A service that contributes one block to /queue."""
-
-    async def queue_block(self) -> QueueBlock | None: ...
-
-
-class WaitExplainer(Protocol):
-    """Says, for tasks that are waiting for something other than a person, what it is."""
-
-    async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]: ...
-
-
 class QueueService:
     """Builds the /queue snapshot from open tasks and the registered sources."""
 
-    def __init__(self, tasks: _OpenTasks, pipeline: Pipeline, clock: Clock) -> None:
+    def __init__(self, tasks: OpenTasks, pipeline: Pipeline, clock: Clock) -> None:
         self._tasks = tasks
         self._pipeline = pipeline
         self._clock = clock
@@ -115,10 +103,6 @@ class QueueService:
             if block is not None:
                 blocks.append(block)
         return tuple(blocks)
-
-
-class _OpenTasks(Protocol):
-    async def open_tasks(self) -> Sequence[Task]: ...
 
 
 def _entry(task: Task, now: datetime, wait: str | None) -> QueueEntry:

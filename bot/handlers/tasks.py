@@ -33,8 +33,8 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         except DomainError as exc:
             await reply(services, update, render.esc(str(exc)))
             return
-        text = render.card(found, services.pipeline.pipeline, services.clock.now())
-        markup = task_keyboard(found, services.pipeline.pipeline, services.codec)
+        text = render.card(found, services.pipeline.stages, services.clock.now())
+        markup = task_keyboard(found, services.pipeline.stages, services.codec)
         await reply(services, update, text, markup)
 
     async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from core.config import AgentCommand
 from core.jobs.watch import RunControl
 
 RESULT_FILE_ENV = "ORCH_RESULT_FILE"
@@ -95,24 +94,6 @@ class AgentResult:
     def coverage(self) -> float | None:
         value = self.structured.get("coverage")
         return None if value is None else float(value)
-
-
-class AgentRunner(Protocol):
-    """Runs one agent command for one request and reports how it went.
-
-    Implementations never raise for the agent's own failures (a missing executable, a
-    non-zero exit, a timeout, a malformed result file): those come back as an
-    AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
-    cancelled they stop the agent's whole process tree before re-raising. With a
-    `request.control`, they report activity to it (`touch()`: output, or the heartbeat
-    file named by ORCH_HEARTBEAT_FILE changing) and, when it asks to stop, stop the
-    process tree and return CANCELLED (or TRANSIENT when the stop is transient) with
-    its reason, never reading the result file.
-    """
-
-    async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:
-        """Run `command` for `request` in `request.worktree` and return the outcome."""
-        ...
 
 
 def outcome_for(exit_code: int | None, *, timed_out: bool, transient_exit_code: int) -> RunOutcome:

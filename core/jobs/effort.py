@@ -8,14 +8,14 @@ rows of /api/runs. It reads the `RunLedger` (storage/runs.py); it writes nothing
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.jobs.model import Run, RunStatus
 from core.pipeline.tasks import Task
+from core.ports.jobs import RunLedger
 from core.queue_view import QueueBlock
 
 STALLED = "stalled"
@@ -43,28 +43,6 @@ class EffortTotals:
 class Costliest:
     key: str
     totals: EffortTotals
-
-
-class RunLedger(Protocol):
-    """Runs as the effort view reads them."""
-
-    async def task_totals(self, task_id: int) -> EffortTotals: ...
-
-    async def last_run(self, task_id: int) -> Run | None:
-        """The task's newest finished run."""
-        ...
-
-    async def totals_since(self, since: datetime) -> EffortTotals:
-        """Every run started at or after `since`."""
-        ...
-
-    async def costliest_running(self) -> Costliest | None:
-        """Of the tasks with a running job, the one whose runs cost most so far."""
-        ...
-
-    async def recent(self, limit: int) -> Sequence[Mapping[str, Any]]:
-        """The newest runs as plain rows, for /api/runs."""
-        ...
 
 
 class EffortView:

@@ -25,32 +25,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyService
 from core.errors import OrchError
-from core.jobs.agents import AgentRequest, AgentResult, AgentRunner, RunOutcome, build_prompt
+from core.jobs.agents import AgentRequest, AgentResult, RunOutcome, build_prompt
 from core.jobs.engine import StageEngine
-from core.jobs.model import RESTARTED, Claim, ClaimLimits, RunStore
+from core.jobs.model import RESTARTED, Claim, ClaimLimits
 from core.jobs.watch import RunControl, RunWatch
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Task
+from core.ports import AgentRunner, RunStore, Worktrees
 
 log = logging.getLogger(__name__)
 
 
-class Worktrees(Protocol):
-    """Where a task's agent works (core.integrations.git.worktrees.GitWorktrees)."""
-
-    async def prepare(self, task: Task) -> Path:
-        """The task's git worktree on its branch, made if missing."""
-        ...
-
-
 @dataclass
-class TickReport:
+class JobLoopTick:
     stalled: int = 0
     swept: int = 0
     released: int = 0
@@ -144,10 +137,10 @@ class JobLoop:
         await self._guard("start-up sweep", self.sweep)
         await self._guard("start-up sync", self._engine.sync_all)
 
-    async def tick(self) -> TickReport:
+    async def tick(self) -> JobLoopTick:
         """One round; never raises. Jobs it starts keep running after it returns."""
         self._wake.clear()
-        report = TickReport()
+        report = JobLoopTick()
         report.swept = await self._guard("sweep", self._sweep_if_due) or 0
         report.stalled = self.watch.check_stalls()
         report.released = await self._guard("release", self._release) or 0
@@ -155,7 +148,7 @@ class JobLoop:
         report.claimed = await self._guard("claim", self._claim_all) or 0
         return report
 
-    async def run_once(self) -> TickReport:
+    async def run_once(self) -> JobLoopTick:
         """A tick, then wait until every job it started has ended (for tests, the CLI)."""
         report = await self.tick()
         await self.wait_idle()

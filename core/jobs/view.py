@@ -12,8 +12,9 @@ from datetime import datetime
 
 from core.clock import Clock
 from core.config import Settings
-from core.jobs.model import ClaimLimits, JobsOverview, JobStats, QueuedJob, RunningJob
+from core.jobs.model import ClaimLimits, JobsOverview, QueuedJob, RunningJob
 from core.pipeline.tasks import Task
+from core.ports import JobStats
 from core.queue_view import QueueBlock
 
 

@@ -11,19 +11,20 @@ from core.integrations.plane.html_text import html_to_text
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import TERMINAL
 from core.pipeline.tasks import TRACKER, Task
+from core.ports import DependencySink, TrackerReader
 from core.sync.config import SyncConfig
-from core.sync.records import DependencySink, ItemRecord
+from core.sync.records import ItemRecord
 from core.sync.report import Tally
-from core.sync.rules import Action, UnblockGuard
+from core.sync.rules import SyncAction, UnblockGuard
 from core.sync.states_cache import ProjectStates
-from core.tracker import TrackerProject, TrackerReader, WorkItem
+from core.tracker import TrackerProject, WorkItem
 
-_PAST = {Action.BLOCK: "blocked", Action.UNBLOCK: "unblocked", Action.CLOSE: "closed",
-         Action.CANCEL: "cancelled"}
+_PAST = {SyncAction.BLOCK: "blocked", SyncAction.UNBLOCK: "unblocked", SyncAction.CLOSE: "closed",
+         SyncAction.CANCEL: "cancelled"}
 
 
 class TaskMoves:
-    """Applies a decided Action to the item's task (creating it in the start case)."""
+    """Applies a decided SyncAction to the item's task (creating it in the start case)."""
 
     def __init__(self, pipeline: PipelineService, config: SyncConfig, guard: UnblockGuard,
                  tracker: TrackerReader, dependencies: DependencySink | None) -> None:
@@ -33,15 +34,15 @@ class TaskMoves:
         self._tracker = tracker
         self._deps = dependencies
 
-    async def apply(self, action: Action, project: TrackerProject, states: ProjectStates,
+    async def apply(self, action: SyncAction, project: TrackerProject, states: ProjectStates,
                     item: WorkItem, task: Task | None, tally: Tally) -> Task | None:
         """The item's task after the action; None when the item has no task."""
-        if action is Action.SKIP_TERMINAL:
+        if action is SyncAction.SKIP_TERMINAL:
             tally.skipped_terminal += 1
             return None
-        if action is Action.CREATE:
+        if action is SyncAction.CREATE:
             return await self._start(project, item, tally)
-        if task is None or action is Action.NOTHING:
+        if task is None or action is SyncAction.NOTHING:
             return task
         name = states.names.get(item.state_id, "another state")
         moved = await self._move(action, task, item, f"moved to {name} in Plane", tally)
@@ -57,30 +58,30 @@ class TaskMoves:
         relations = await self._tracker.relations(project_id, item_id)
         keys = []
         for blocker_id in relations.blocked_by:
-            blocker = await self._pipeline.store.find(tracker_id=blocker_id)
+            blocker = await self._pipeline.find_by_tracker_item(blocker_id)
             if blocker is not None:
                 keys.append(blocker.key)
         await self._deps.ingest_relations(task, keys)
 
     async def deleted(self, record: ItemRecord, tally: Tally) -> None:
         """The item is gone from the tracker: its task stops, with the reason."""
-        task = await self._pipeline.store.find(tracker_id=record.item_id)
+        task = await self._pipeline.find_by_tracker_item(record.item_id)
         if task is not None and task.stage not in TERMINAL:
             await self._pipeline.cancel(task.id, TRACKER, f"{record.key} was deleted in Plane",
                                         expected_version=task.version)
             tally.change(task.key, "deleted")
 
-    async def _move(self, action: Action, task: Task, item: WorkItem, reason: str,
+    async def _move(self, action: SyncAction, task: Task, item: WorkItem, reason: str,
                     tally: Tally) -> Task | None:
         service, version = self._pipeline, task.version
-        if action is Action.BLOCK:
+        if action is SyncAction.BLOCK:
             return await service.block(task.id, TRACKER, reason, expected_version=version)
-        if action is Action.UNBLOCK:
+        if action is SyncAction.UNBLOCK:
             if not self._guard.admit(item.id, item.state_id):
                 tally.deduped += 1
                 return None
             return await service.unblock(task.id, TRACKER, reason=reason, expected_version=version)
-        if action is Action.CLOSE:
+        if action is SyncAction.CLOSE:
             return await service.close(task.id, TRACKER, reason, expected_version=version)
         return await service.cancel(task.id, TRACKER, reason, expected_version=version)
 

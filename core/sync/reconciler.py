@@ -24,11 +24,12 @@ from core.clock import Clock
 from core.errors import TrackerRejected
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import TERMINAL
+from core.ports import DependencySink, SyncStore, Tracker, TrackerMeter
 from core.queue_view import QueueBlock
 from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
 from core.sync.moves import TaskMoves
-from core.sync.records import DependencySink, ItemRecord, SyncPosition, SyncStore, TrackerMeter
+from core.sync.records import ItemRecord, SyncPosition
 from core.sync.report import ReconcilerStats, Tally, TickReport, reconcile_block
 from core.sync.rules import (
     Standing,
@@ -39,7 +40,7 @@ from core.sync.rules import (
 )
 from core.sync.states_cache import ProjectStates, StatesCache
 from core.sync.writeback import WriteBack
-from core.tracker import Tracker, TrackerProject, WorkItem, iter_items
+from core.tracker import TrackerProject, WorkItem, iter_items
 
 log = logging.getLogger("orch.reconciler")
 
@@ -314,7 +315,7 @@ class Reconciler:
             self.guard.seen_blocked(item.id)
         task = None
         if record is not None or lookup or now is Standing.APPROVED:  # else: no task
-            task = await self._pipeline.store.find(tracker_id=item.id)
+            task = await self._pipeline.find_by_tracker_item(item.id)
         action = judge(scope.states, item.state_id, record, task.stage if task else None)
         task = await self._moves.apply(action, scope.project, scope.states, item, task, tally)
         if task is None:

@@ -37,7 +37,7 @@ class Standing(StrEnum):
         return self in (Standing.DONE, Standing.CANCELLED)
 
 
-class Action(StrEnum):
+class SyncAction(StrEnum):
     """The one thing a reconcile does with an item."""
 
     NOTHING = "nothing"
@@ -75,7 +75,7 @@ def decide(
     changed: bool,
     echo: bool,
     task_stage: Stage | None,
-) -> Action:
+) -> SyncAction:
     """The action for one item.
 
     `before` is the standing of the state the last reconcile saw (None: never seen);
@@ -84,26 +84,26 @@ def decide(
     """
     if task_stage is None:
         if now.terminal:
-            return Action.SKIP_TERMINAL
-        return Action.CREATE if now is Standing.APPROVED else Action.NOTHING
+            return SyncAction.SKIP_TERMINAL
+        return SyncAction.CREATE if now is Standing.APPROVED else SyncAction.NOTHING
     if task_stage in TERMINAL:
-        return Action.NOTHING  # finished tasks never move again
+        return SyncAction.NOTHING  # finished tasks never move again
     # A finished item finishes its task whenever it is seen: that also heals drift.
     if now is Standing.DONE:
-        return Action.CLOSE
+        return SyncAction.CLOSE
     if now is Standing.CANCELLED:
-        return Action.CANCEL
+        return SyncAction.CANCEL
     if not changed or echo:
-        return Action.NOTHING
+        return SyncAction.NOTHING
     if now is Standing.BLOCKED:
-        return Action.BLOCK if task_stage != BLOCKED else Action.NOTHING
+        return SyncAction.BLOCK if task_stage != BLOCKED else SyncAction.NOTHING
     if before is Standing.BLOCKED and task_stage == BLOCKED:
-        return Action.UNBLOCK
-    return Action.NOTHING
+        return SyncAction.UNBLOCK
+    return SyncAction.NOTHING
 
 
 def judge(states: ProjectStates, state_id: str, record: ItemRecord | None,
-          task_stage: Stage | None) -> Action:
+          task_stage: Stage | None) -> SyncAction:
     """`decide` for an item now in `state_id`, against what its record remembers."""
     changed = record is None or record.seen_state_id != state_id
     before = None

@@ -22,9 +22,9 @@ from core.clock import Clock
 from core.errors import TrackerError, TrackerRejected
 from core.pipeline.stages import Stage
 from core.pipeline.tasks import TRACKER, ChangeKind, Task, TaskEvent
-from core.sync.records import ItemRecord, SyncStore
+from core.ports import SyncStore, TrackerWriter
+from core.sync.records import ItemRecord
 from core.sync.states_cache import StatesCache
-from core.tracker import TrackerWriter
 
 log = logging.getLogger("orch.writeback")
 

@@ -19,7 +19,7 @@ from core.pipeline.tasks import Actor
 from core.queue_view import QueueService
 from storage.database import Database
 from storage.lessons import SqliteLessonStore
-from tests.lesson_fakes import UntouchableLessonStore
+from tests.fakes import UntouchableLessonStore
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -120,12 +120,13 @@ async def test_schema_ties_blocked_to_blocked_from(
 async def test_store_cannot_write_a_blocked_task_without_blocked_from(
     database: Database, clock: ManualClock
 ) -> None:
-    service = service_on(database, clock)
+    store = SqliteTaskStore(database)
+    service = PipelineService(store, DEFAULT_PIPELINE, clock, RecordingNotifier())
     task = await service.create("app", "t", SYSTEM)
     change = TaskChange("blocked", None, "oops")
 
     with pytest.raises(IntegrityViolation):
-        await service.store.compare_and_set(
+        await store.compare_and_set(
             task.id, 1, change, EventDraft("x", ChangeKind.BLOCKED), clock.now()
         )
     assert await service.get(task.id) == task

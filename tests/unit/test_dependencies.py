@@ -178,7 +178,7 @@ async def test_removing_the_last_waiting_edge_frees_the_task(world: World) -> No
     a, b = await world.approved("A"), await world.approved("B")
     await world.deps.declare(b.key, a.key)
     changed: list[int] = []
-    service = DependencyService(world.dep_store, world.pipeline, world.hub, world.clock,
+    service = DependencyService(world.dep_store, world.pipeline, world.clock,
                                 on_waits_changed=changed.append)
 
     assert await service.remove(b.key, a.key)

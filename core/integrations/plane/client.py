@@ -17,7 +17,7 @@ import httpx
 from core.clock import Clock
 from core.config import Settings
 from core.errors import TrackerError
-from core.integrations.plane.http import PlaneHttp, PlaneStats, RetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp, PlaneStats
 from core.integrations.plane.parse import (
     identifier_of,
     parse_created_id,
@@ -56,7 +56,7 @@ class PlaneClient:
         *,
         clock: Clock,
         budget: RateBudget | None = None,
-        policy: RetryPolicy | None = None,
+        policy: HttpRetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 10.0,
         rng: random.Random | None = None,

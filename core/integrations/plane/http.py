@@ -26,7 +26,7 @@ DEFAULT_RETRY_AFTER_S = 60.0  # Plane's window; used when a 429 names no usable 
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class HttpRetryPolicy:
     """How hard to try: attempts for failures, waits for 429s, and their bounds."""
 
     max_attempts: int = 4
@@ -72,7 +72,7 @@ class PlaneHttp:
         *,
         clock: Clock,
         budget: RateBudget,
-        policy: RetryPolicy | None = None,
+        policy: HttpRetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 10.0,
         rng: random.Random | None = None,
@@ -80,7 +80,7 @@ class PlaneHttp:
         self._where = f"{api_url.rstrip('/')} workspace {workspace}"
         self._clock = clock
         self._budget = budget
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or HttpRetryPolicy()
         self._rng = rng or random.Random()
         self.stats = PlaneStats()
         self._client = httpx.AsyncClient(

@@ -1,17 +1,15 @@
-"""The narrow interfaces core talks through. Adapters live in storage/ and bot/."""
+"""The task store port and its write vocabulary; only the pipeline service writes."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from core.pipeline.stages import Stage
-from core.pipeline.tasks import ChangeKind, Task, TaskEvent
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from core.pipeline.stages import Stage
+    from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,8 @@ class Applied:
 
 
 class TaskStore(Protocol):
-    """Tasks and their audit trail. Every write is one transaction with its event."""
+    """Tasks and their audit trail (storage.tasks.SqliteTaskStore). Every write is one
+    transaction with its event; core.pipeline.service.PipelineService is its only user."""
 
     async def create(self, draft: TaskDraft, event: EventDraft, at: datetime) -> Applied:
         """Insert a task and its `created` event; DuplicateTask if key or item exists."""
@@ -74,7 +73,9 @@ class TaskStore(Protocol):
         """Apply `change` only if the task is still at `expected_version`; None if not."""
         ...
 
-    async def get(self, task_id: int) -> Task | None: ...
+    async def get(self, task_id: int) -> Task | None:
+        """The task with that id, if any."""
+        ...
 
     async def find(self, *, key: str | None = None, tracker_id: str | None = None) -> Task | None:
         """The task with that key or tracker item id, if any."""
@@ -87,34 +88,3 @@ class TaskStore(Protocol):
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         """The newest `limit` events of a task, oldest first."""
         ...
-
-
-class Notifier(Protocol):
-    """Hears about every applied change. Must never raise and never block for long."""
-
-    def publish(self, event: TaskEvent, task: Task) -> None:
-        """Take note of a change; delivery happens later, outside the caller's path."""
-        ...
-
-
-class NotifierHub:
-    """Hands each event to every subscribed notifier; one failing never stops the rest.
-
-    Services get the hub at construction; adapters that need objects built later (the
-    Telegram notifier needs the bot) subscribe once they exist.
-    """
-
-    def __init__(self) -> None:
-        self._subscribers: list[Notifier] = []
-        self.errors = 0
-
-    def subscribe(self, notifier: Notifier) -> None:
-        self._subscribers.append(notifier)
-
-    def publish(self, event: TaskEvent, task: Task) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.publish(event, task)
-            except Exception:
-                self.errors += 1
-                log.exception("notifier %r failed on %s", subscriber, event.key)

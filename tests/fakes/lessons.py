@@ -1,14 +1,16 @@
-"""Stand-ins for the LessonStore port: an in-memory one honouring SqliteLessonStore's
-rules (it passes the same contract tests), and stores that fail or must not be touched."""
+"""Stand-ins for the lesson ports: a LessonStore in memory honouring SqliteLessonStore's
+rules (it passes the same contract tests), stores that fail or must not be touched, and
+the engine's lessons feed and hooks, recording their calls."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from core.lessons.journal import OPEN, Lesson, LessonDraft, LessonFilter, LessonStatus, LessonUpdate
+from core.pipeline.tasks import Task
 
 
 class InMemoryLessonStore:
@@ -89,3 +91,30 @@ class UntouchableLessonStore:
     def __getattr__(self, name: str) -> Any:
         self.touched.append(name)
         raise AssertionError(f"the store was touched: {name}")
+
+
+@dataclass
+class RecordingLessons:
+    """The lessons hooks and feed the stage engine takes, recording their calls."""
+
+    lines: list[str] = field(default_factory=list)
+    gate_failures: list[tuple[str, str, str, str]] = field(default_factory=list)
+    retries_spent: list[tuple[str, str, str]] = field(default_factory=list)
+    fail: bool = False
+
+    async def open_lessons(self, repo: str, stage: str, limit: int) -> list[str]:
+        if self.fail:
+            raise RuntimeError("journal down")
+        return self.lines[:limit]
+
+    async def on_gate_failure(self, task: Task, stage: str, role: str | None, gate: str,
+                              reason: str) -> None:
+        self.gate_failures.append((task.key, stage, gate, reason))
+        if self.fail:
+            raise RuntimeError("journal down")
+
+    async def on_retries_spent(self, task: Task, stage: str, role: str | None,
+                               reason: str) -> None:
+        self.retries_spent.append((task.key, stage, reason))
+        if self.fail:
+            raise RuntimeError("journal down")

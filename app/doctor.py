@@ -1,0 +1,100 @@
+"""`orch doctor`: the start-up checks, the settings as text, then the outside world.
+
+The settings it shows passed exactly the checks `orch run` makes before it starts
+(core.settings.checks.load). Then it reaches the database (read-only: a missing file is
+reported, never created), Telegram and Plane, and lists what a working team still
+lacks, one line each. Exit status: 0 ready, 1 something failed or is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from app import logs
+from core.clock import SystemClock
+from core.config import Settings
+from core.errors import OrchError
+from core.settings.checks import gaps
+from core.settings.show import listing, secrets_of
+
+
+async def doctor(settings: Settings) -> int:
+    """Print the resolved configuration, check what it points at, name what is missing."""
+    print_settings(settings)
+    print()
+    checks = [await _check_database(settings), await _check_telegram(settings),
+              await _check_plane(settings)]
+    missing = gaps(settings)
+    if missing:
+        print("\nstill missing:")
+        for line in missing:
+            print(f"  - {line}")
+    return 0 if all(checks) and not missing else 1
+
+
+def print_settings(settings: Settings) -> None:
+    for group, rows in listing(settings):
+        print(group)
+        width = max(len(name) for name, _ in rows) if rows else 0
+        for name, value in rows:
+            print(f"  {name:{width}}  {value}")
+
+
+async def _check_database(settings: Settings) -> bool:
+    from storage.inspect import inspect_database
+
+    try:
+        report = await asyncio.to_thread(inspect_database, settings.db_path)
+    except OrchError as exc:
+        print(f"database: FAILED ({exc})")
+        return False
+    print(f"database: {'ok' if report.ok else 'FAILED'} ({report.text})")
+    return report.ok
+
+
+async def _check_telegram(settings: Settings) -> bool:
+    from telegram import Bot
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.app import api_base
+
+    redact = logs.RedactSecrets(secrets_of(settings)).redact
+    try:
+        async with Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url)) as b:
+            me = b.bot
+    except InvalidToken:
+        print("telegram: FAILED (the token was refused)")
+        return False
+    except TelegramError as exc:
+        print(f"telegram: FAILED ({redact(str(exc))})")
+        return False
+    print(f"telegram: ok (@{me.username})")
+    return True
+
+
+async def _check_plane(settings: Settings) -> bool:
+    """Reach Plane, and name every configured state that a followed project lacks."""
+    from app.plane_sync import plane_configured
+    from core.integrations.plane.client import PlaneClient
+    from core.sync.states_cache import StatesCache
+
+    if not plane_configured(settings):
+        print("plane: not configured (optional: tasks then come only from /new)")
+        return True
+    redact = logs.RedactSecrets(secrets_of(settings)).redact
+    async with PlaneClient.from_settings(settings, SystemClock()) as client:
+        try:
+            projects = await client.projects()
+            cache = StatesCache(client, SystemClock(), names=settings.plane_state_names)
+            followed = [p for p in projects if not settings.plane_projects
+                        or p.identifier in settings.plane_projects]
+            for project in followed:
+                await cache.reload(project.id)
+        except OrchError as exc:
+            print(f"plane: FAILED ({redact(str(exc))})")
+            return False
+    for missing in cache.missing_names():
+        print(f"plane: project {missing.project_id} has no state named {missing.name!r} "
+              f"(for {missing.logical}); set [plane.states] {missing.logical} in ORCH_CONFIG")
+    print(f"plane: ok ({len(followed)} projects followed)")
+    return not cache.missing_names()

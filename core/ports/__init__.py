@@ -1,0 +1,70 @@
+"""The narrow interfaces core talks through: every port, documented once, in one place.
+
+One module per port family; each port has 1–6 methods. Composites (`Tracker`,
+`DependencyStore`, `SyncStore`) join two ports for the adapter that implements both.
+Port modules import only value types, and those only for type checking, so any module
+may import `core.ports` without a cycle. Real adapters live in storage/ (SQLite),
+core/integrations/ (Plane, git, agents) and bot/ (Telegram); fakes in tests/fakes/ pass
+the same contract suites (tests/contracts/).
+
+| family  | ports                                                        |
+| ------- | ------------------------------------------------------------ |
+| clock   | Clock                                                        |
+| tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
+| notify  | Notifier (+ NotifierHub, the fan-out)                         |
+| jobs    | JobStore, RunStore, JobStats, RunLedger                      |
+| agents  | AgentRunner, Worktrees                                       |
+| lessons | LessonStore, LessonsFeed                                     |
+| deps    | DependencyEdges, DependencyProgress, DependencySink           |
+| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
+| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
+| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+"""
+
+from __future__ import annotations
+
+from core.ports.agents import AgentRunner, Worktrees
+from core.ports.clock import Clock
+from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.jobs import JobStats, JobStore, RunLedger, RunStore
+from core.ports.lessons import LessonsFeed, LessonStore
+from core.ports.notify import Notifier, NotifierHub
+from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
+from core.ports.tracker import StatesSource, Tracker, TrackerMeter, TrackerReader, TrackerWriter
+
+__all__ = [
+    "AgentRunner",
+    "Applied",
+    "Clock",
+    "DependencyEdges",
+    "DependencyProgress",
+    "DependencySink",
+    "DependencyStore",
+    "EventDraft",
+    "ItemRecords",
+    "JobStats",
+    "JobStore",
+    "LessonStore",
+    "LessonsFeed",
+    "Notifier",
+    "NotifierHub",
+    "OpenTasks",
+    "QueueBlockSource",
+    "ReconcileHints",
+    "RunLedger",
+    "RunStore",
+    "StatesSource",
+    "SyncCursors",
+    "SyncStore",
+    "TaskChange",
+    "TaskDraft",
+    "TaskStore",
+    "Tracker",
+    "TrackerMeter",
+    "TrackerReader",
+    "TrackerWriter",
+    "WaitExplainer",
+    "Worktrees",
+]

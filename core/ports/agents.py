@@ -1,0 +1,38 @@
+"""The agent ports: who runs an agent, and where it works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from core.config import AgentCommand
+    from core.jobs.agents import AgentRequest, AgentResult
+    from core.pipeline.tasks import Task
+
+
+class AgentRunner(Protocol):
+    """Runs one agent command for one request and reports how it went
+    (core.integrations.agents.runner.SubprocessAgentRunner).
+
+    Implementations never raise for the agent's own failures (a missing executable, a
+    non-zero exit, a timeout, a malformed result file): those come back as an
+    AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
+    cancelled they stop the agent's whole process tree before re-raising. With a
+    `request.control`, they report activity to it (`touch()`: output, or the heartbeat
+    file named by ORCH_HEARTBEAT_FILE changing) and, when it asks to stop, stop the
+    process tree and return CANCELLED (or TRANSIENT when the stop is transient) with
+    its reason, never reading the result file.
+    """
+
+    async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:
+        """Run `command` for `request` in `request.worktree` and return the outcome."""
+        ...
+
+
+class Worktrees(Protocol):
+    """Where a task's agent works (core.integrations.git.worktrees.GitWorktrees)."""
+
+    async def prepare(self, task: Task) -> Path:
+        """The task's git worktree on its branch, made if missing."""
+        ...

@@ -1,0 +1,62 @@
+"""The dependency ports: the edges between tasks, and what sync hands on to them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from core.deps.service import DepLink, Satisfied
+    from core.pipeline.tasks import Task
+
+
+class DependencyEdges(Protocol):
+    """The dependency edges (task B depends on task A), as declarations change them."""
+
+    async def add(self, task_id: int, depends_on: int, source: str, at: datetime) -> bool:
+        """Record the edge; False if it exists already (its source is kept)."""
+        ...
+
+    async def remove(self, task_id: int, depends_on: int) -> bool:
+        """Drop the edge; False if there was none."""
+        ...
+
+    async def replace(
+        self, task_id: int, source: str, depends_on: Collection[int], at: datetime
+    ) -> tuple[list[int], list[int]]:
+        """Make the task's edges from `source` exactly `depends_on`: (added, removed)."""
+        ...
+
+    async def links(self, task_id: int) -> tuple[list[DepLink], list[DepLink]]:
+        """(what the task depends on, what depends on the task)."""
+        ...
+
+    async def edges(self) -> list[tuple[int, int]]:
+        """Every edge as (task, depends on), for cycle checks."""
+        ...
+
+
+class DependencyProgress(Protocol):
+    """How far the edges are met, as the job loop and /queue ask."""
+
+    async def release_done(self, at: datetime) -> list[Satisfied]:
+        """Mark edges whose depended-on task is done; each edge is reported once."""
+        ...
+
+    async def unmet(self, task_ids: Collection[int]) -> dict[int, list[str]]:
+        """For each given task, the keys of its dependencies not yet done."""
+        ...
+
+
+class DependencyStore(DependencyEdges, DependencyProgress, Protocol):
+    """Both halves in one store (storage.dependencies.SqliteDependencyStore), as the
+    dependency service takes it."""
+
+
+class DependencySink(Protocol):
+    """Takes what the tracker says blocks a task (core.deps.service implements it)."""
+
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> object:
+        """Make the task's tracker-sourced dependencies exactly these task keys."""
+        ...
