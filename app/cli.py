@@ -13,13 +13,17 @@ import signal
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 
 from app import logs
 from app.doctor import doctor
+from app.envfile import merged, read_env_file
+from app.init import add_parser as add_init_parser
+from app.init import init
 from core.clock import SystemClock
 from core.config import Settings
 from core.errors import ConfigError, OrchError
-from core.settings.checks import load, missing_required
+from core.settings.checks import load
 from core.settings.show import secrets_of
 
 __all__ = ["doctor", "main", "run"]
@@ -35,15 +39,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sandbox.demo import run_demo
 
             return asyncio.run(run_demo(quiet=args.quiet))
-        settings = load(os.environ, require_telegram=args.command != "doctor")
+        if args.command == "init":
+            return init(args)
+        environ = (merged(os.environ, read_env_file(Path(args.env_file))) if args.env_file
+                   else os.environ)
+        # doctor shows everything and names every missing setting; run stops at the first
+        settings = load(environ, require_telegram=args.command != "doctor")
     except ConfigError as exc:
         print(f"orch: {exc.line}", file=sys.stderr)
         return 2
+    if args.command == "doctor" and args.listen:
+        from app.listen import listen
+
+        return asyncio.run(listen(settings, seconds=args.seconds))
     if args.command == "doctor":
-        missing = missing_required(settings)
-        for name in missing:  # all of them at once: the first hour fills them in one go
-            print(f"orch: setting {name} is required", file=sys.stderr)
-        return 2 if missing else asyncio.run(doctor(settings))
+        return asyncio.run(doctor(settings))
     return asyncio.run(run(settings))
 
 
@@ -52,14 +62,23 @@ def _parser() -> argparse.ArgumentParser:
         prog="orch", description=__doc__.splitlines()[0],
         epilog=f"New here? Start with {GETTING_STARTED}.")
     parser.add_argument("--version", action="version", version=f"orch {version()}")
+    parser.add_argument("--env-file", metavar="FILE",
+                        help="read ORCH_* settings from FILE too (the environment wins)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "run", help="run the bot from ORCH_* settings",
         description="Run the bot until SIGINT or SIGTERM. It is configured by ORCH_* "
                     "environment variables and the TOML file named by ORCH_CONFIG; every "
                     f"setting is listed in {SETTINGS_DOC} (`orch doctor` shows yours).")
-    sub.add_parser("doctor", help="check the settings like run does, show them (secrets "
-                                  "masked), reach Telegram and Plane, name what is missing")
+    doctor_ = sub.add_parser(
+        "doctor", help="check the settings like run does, show them (secrets masked), reach "
+                       "Telegram and Plane, name what is still missing")
+    doctor_.add_argument("--listen", action="store_true",
+                         help="print the chat and user ids of messages the bot receives "
+                              "(needs only the token): how to find the group's chat id")
+    doctor_.add_argument("--seconds", type=float, default=120.0,
+                         help="how long --listen waits (default 120)")
+    add_init_parser(sub)
     demo = sub.add_parser("demo", help="a scripted team morning against the local sandbox")
     demo.add_argument("--quiet", action="store_true", help="print only the summary line")
     return parser

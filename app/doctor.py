@@ -3,7 +3,9 @@
 The settings it shows passed exactly the checks `orch run` makes before it starts
 (core.settings.checks.load). Then it reaches the database (read-only: a missing file is
 reported, never created), Telegram and Plane, and lists what a working team still
-lacks, one line each. Exit status: 0 ready, 1 something failed or is missing.
+lacks, one line each, required settings first. Exit status: 0 ready; 1 something failed
+or a working team lacks something; 2 a required setting is missing (`orch run` would
+stop at start-up, as it does for every other problem doctor reports with exit 2).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from app import logs
 from core.clock import SystemClock
 from core.config import Settings
 from core.errors import OrchError
-from core.settings.checks import gaps
+from core.settings.checks import gaps, missing_required
 from core.settings.show import listing, secrets_of
 
 
@@ -22,13 +24,18 @@ async def doctor(settings: Settings) -> int:
     """Print the resolved configuration, check what it points at, name what is missing."""
     print_settings(settings)
     print()
-    checks = [await _check_database(settings), await _check_telegram(settings),
+    required = [f"{name}: required (orch run stops without it)"
+                for name in missing_required(settings)]
+    checks = [await _check_database(settings),
+              await _check_telegram(settings) if settings.telegram_token else True,
               await _check_plane(settings)]
-    missing = gaps(settings)
+    missing = required + gaps(settings)
     if missing:
         print("\nstill missing:")
         for line in missing:
             print(f"  - {line}")
+    if required:
+        return 2
     return 0 if all(checks) and not missing else 1
 
 

@@ -7,9 +7,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.auth import chat_guard
 from bot.context import Services
 from bot.errors import on_error
-from bot.handlers import basic, buttons, deps, lessons, queue, tasks
+from bot.handlers import basic, buttons, deps, lessons, queue, tasks, whoami
 
-ALL_FEATURES = (basic, queue, tasks, deps, buttons, lessons)
+ALL_FEATURES = (basic, queue, tasks, deps, buttons, lessons, whoami)
 
 
 def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True) -> Application:

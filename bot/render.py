@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline
+from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline, Stage
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.queue_view import QueueBlock, QueueEntry, QueueView
 
@@ -49,13 +49,15 @@ def since(moment: datetime, now: datetime) -> str:
     return moment.strftime("%b %d %H:%M UTC")
 
 
-def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None) -> str:
-    """The task card: one message per task, edited in place."""
+def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None,
+         finished: Collection[Stage] | None = None) -> str:
+    """The task card: one message per task, edited in place. `finished` (the stages the
+    trail shows it finished) ticks a done or cancelled task's stages truthfully."""
     icon = STAGE_ICONS.get(task.stage, "🟡")
     lines = [
         f"{icon} <b>{esc(task.key)}</b> · {esc(clip(task.title, TITLE_LIMIT))}",
         f"{esc(task.repo)} · {esc(task.stage)} since {since(task.stage_entered_at, now)}",
-        _progress(task, pipeline),
+        _progress(task, pipeline, finished),
     ]
     if task.stage == BLOCKED and task.reason:
         lines.append(f"<i>blocked: {esc(clip(task.reason, REASON_LIMIT))}</i>")
@@ -68,8 +70,10 @@ def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None
     return "\n".join(lines)
 
 
-def _progress(task: Task, pipeline: Pipeline) -> str:
+def _progress(task: Task, pipeline: Pipeline, finished: Collection[Stage] | None) -> str:
     work = [s for s in pipeline.order if s not in (QUEUED, DONE)]
+    if task.stage in (DONE, CANCELLED) and finished is not None:
+        return " → ".join(f"{esc(s)} ✓" if s in finished else esc(s) for s in work)
     where = task.blocked_from if task.stage == BLOCKED else task.stage
     if where in (QUEUED, CANCELLED) or where is None:
         reached = -1

@@ -31,7 +31,9 @@ def listing(settings: Any) -> Listing:
     for item, spec in declared(type(settings)):
         value = getattr(settings, item.name)
         shown = shown_value(spec, value)
-        if value == _default(item) and value not in ("", None, (), frozenset()):
+        if spec.required and value == _default(item):
+            shown = "not set (required)"
+        elif value == _default(item) and value not in ("", None, (), frozenset()):
             shown += " (default)"
         groups.setdefault(spec.group, []).append((spec.env, shown))
     file = settings.config_path or "none: the defaults below"
