@@ -32,6 +32,7 @@ from core.deps.service import DependencyCycle, DependencyService
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.budget import Budget, TaskBudget
 from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
@@ -144,9 +145,10 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
           ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
+    budget = TaskBudget(SqliteRunLedger(db), Budget(settings.budget_tokens, settings.budget_cost))
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
-                         on_retries_spent=journal.on_retries_spent)
+                         on_retries_spent=journal.on_retries_spent, budget=budget)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
                    runner=SubprocessAgentRunner(clock), worktrees=worktrees,

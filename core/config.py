@@ -173,6 +173,9 @@ class Settings:
     # ORCH_CONFIG [concurrency.stages] / [concurrency.roles]: name → agent runs at once
     stage_concurrency: Mapping[str, int] = field(default_factory=dict)
     role_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # ORCH_CONFIG [budget]: a task whose runs spent more is blocked
+    budget_tokens: int | None = None
+    budget_cost: float | None = None
     # Lessons
     lessons_enabled: bool = setting(
         "ORCH_LESSONS_ENABLED", True, BOOL, "the lessons journal", group=LESSONS)

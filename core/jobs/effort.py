@@ -58,11 +58,11 @@ class EffortView:
         if last is not None:
             line = last_run_line(task.key, last)
             if line:
-                lines.append(line)
+                lines.append(f"⏹ {line}")
         totals = await self._ledger.task_totals(task.id)
         if totals.runs:
-            lines.append(totals.spelled())
-        return " · ".join(lines) or None
+            lines.append(f"🧾 {totals.spelled()}")
+        return "\n".join(lines) or None
 
     async def queue_block(self) -> QueueBlock | None:
         today = await self._ledger.totals_since(self.day_start())
@@ -101,7 +101,7 @@ def last_run_line(key: str, run: Run) -> str | None:
 
 def _minutes(seconds: float) -> str:
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return "<1 min"  # seconds would make every card edit differ
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
@@ -110,6 +110,8 @@ def _minutes(seconds: float) -> str:
 def _count(n: int) -> str:
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f}M"
-    if n >= 1_000:
+    if n >= 10_000:
         return f"{n / 1_000:.0f}k"
+    if n >= 1_000:
+        return f"{n / 1_000:.1f}k"
     return str(n)

@@ -132,6 +132,12 @@ SCHEMA = Table({
     "pipeline": Table({"stages": Rows(STAGE, "the stages in order; queued and done are "
                                              "added at the ends")}),
     "agents": Each(AGENT, "role", "how each role's work is done"),
+    "budget": Table({
+        "tokens": Leaf("an integer > 0", lambda v: type(v) is int and v > 0,
+                       "a task whose runs used more tokens than this is blocked"),
+        "cost": Leaf("a number > 0", _is_positive,
+                     "a task whose runs cost more than this (as reported) is blocked"),
+    }),
     "concurrency": Table({
         "stages": Each(RUNS_AT_ONCE, "stage", "agent runs at once in a stage (0 pauses it)"),
         "roles": Each(RUNS_AT_ONCE, "role", "agent runs at once of a role (0 pauses it)"),
@@ -224,6 +230,9 @@ def parse_config_document(data: Mapping[str, Any], source: str = "ORCH_CONFIG",
         result["agents"] = {role: _agent_from(spec) for role, spec in data["agents"].items()}
     if "repos" in data:
         result["repo_remotes"] = dict(data["repos"])
+    if "budget" in data:
+        result["budget_tokens"] = data["budget"].get("tokens")
+        result["budget_cost"] = data["budget"].get("cost")
     if "concurrency" in data:
         result["stage_concurrency"] = dict(data["concurrency"].get("stages", {}))
         result["role_concurrency"] = dict(data["concurrency"].get("roles", {}))

@@ -12,12 +12,16 @@ import httpx
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from core.clock import ManualClock
+from core.config import AgentCommand, Settings
+from core.jobs.agents import AgentResult, RunOutcome
+from core.jobs.budget import Budget, TaskBudget
 from core.jobs.effort import EffortTotals, EffortView
+from core.jobs.engine import StageEngine
 from core.jobs.model import ClaimLimits, Effort, JobDraft, JobStatus, JobUpdate, RunEnd
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
-from core.pipeline.tasks import SYSTEM
+from core.pipeline.tasks import SYSTEM, ChangeKind
 from core.queue_view import QueueService
 from storage.database import Database, load_migrations
 from storage.jobs import SqliteJobStore
@@ -32,7 +36,7 @@ TOKEN = "effort-token"
 def test_totals_are_spelled_as_a_card_shows_them() -> None:
     assert EffortTotals(3, 41 * 60, 0, 1_200_000, 3.1).spelled() == (
         "3 runs · 41 min · 1.2M tokens · $3.10")
-    assert EffortTotals(1, 20).spelled() == "1 run · 20 s"  # nothing reported: no tokens
+    assert EffortTotals(1, 20).spelled() == "1 run · <1 min"  # nothing reported: no tokens
 
 
 def test_reported_effort_keeps_only_sane_values() -> None:
@@ -79,7 +83,7 @@ async def test_effort_reaches_the_card_the_queue_and_the_api(
             got = await client.get("/api/runs?limit=1",
                                    headers={"Authorization": f"Bearer {TOKEN}"})
 
-    assert note == "1 run · 41 min · 1.2M tokens · $3.10"
+    assert note == "🧾 1 run · 41 min · 1.2M tokens · $3.10"
     assert block is not None and block.lines[0] == "today 2 runs · 42 min · 1.2M tokens · $3.10"
     assert denied.status_code == 401
     body = got.json()
@@ -132,3 +136,29 @@ async def test_migration_0010_keeps_existing_runs(tmp_path: Path) -> None:
 
     assert row is not None and tuple(row) == ("tester", "failed", "boom")
     assert {t[0] for t in triggers} == {"runs_terminal_is_final", "runs_terminal_is_kept"}
+
+
+async def test_a_task_over_its_budget_is_blocked_once(
+        database: Database, clock: ManualClock, tmp_path: Path) -> None:
+    notifier = RecordingNotifier()
+    service = PipelineService(SqliteTaskStore(database), DEFAULT_PIPELINE, clock, notifier)
+    jobs = SqliteJobStore(database)
+    settings = Settings(agents={"developer": AgentCommand(("dev",))})
+    budget = TaskBudget(SqliteRunLedger(database), Budget(tokens=1_000))
+    engine = StageEngine(service, jobs, settings, clock, budget=budget)
+    task = await service.approve((await service.create("api", "costly", SYSTEM)).id, SYSTEM)
+    await engine.sync(task.id)
+
+    for tokens in (600, 600):  # the second run passes the budget
+        claim = await jobs.claim("me", clock.now(), ClaimLimits(10))
+        assert claim is not None
+        result = AgentResult(RunOutcome.TRANSIENT, 75, 1.0, "again", tmp_path / "log",
+                             {"tokens_in": tokens})
+        await engine.finish(claim, result)
+        clock.advance(3600)
+
+    blocked = await service.get(task.id)
+    assert blocked.stage == "blocked"
+    assert blocked.reason == "over budget: 1,200 tokens of 1,000 (2 runs · <1 min · 1.2k tokens)"
+    kinds = [e.kind for e, _ in notifier.published]
+    assert kinds.count(ChangeKind.BLOCKED) == 1 and await jobs.open_job(task.id) is None
