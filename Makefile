@@ -1,6 +1,6 @@
 # Two entry points that work on a fresh machine with Python 3.11+:
 #   make demo   a scripted team morning against the local sandbox
-#   make test   lint and the whole test suite
+#   make test   lint, type checks (mypy --strict on core and storage) and the whole suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,6 +19,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy --strict core storage
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed
@@ -28,4 +29,4 @@ settings-doc: $(BIN)/.installed
 	$(BIN)/python -m app.settings_doc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -81,8 +81,8 @@ async def _check_telegram(settings: Settings) -> bool:
 
 async def _check_plane(settings: Settings) -> bool:
     """Reach Plane, and name every configured state that a followed project lacks."""
-    from app.plane_sync import plane_configured
     from core.integrations.plane.client import PlaneClient
+    from core.integrations.plane.kind import configured as plane_configured
     from core.sync.states_cache import StatesCache
 
     if not plane_configured(settings):

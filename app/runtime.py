@@ -19,7 +19,7 @@ from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
+from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
@@ -94,7 +94,7 @@ class Orch:
     deps: DependencyService
     engine: StageEngine
     loop: JobLoop
-    plane: PlaneSync | None
+    tracker: TrackerSync | None
     supervisor: Supervisor
     effort: EffortView | None = None
 
@@ -126,10 +126,10 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     notifier.add_card_note(effort.card_note)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
-    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
-             if plane_configured(settings) else None)
+    tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
+               if tracker_configured(settings) else None)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor(), effort)
+                journal, deps, engine, loop, tracker, Supervisor(), effort)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -185,7 +185,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             await orch.app.start()
             if settings.jobs_enabled:
                 orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
-            _start_plane(orch)
+            _start_tracker(orch)
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
@@ -196,18 +196,18 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                 await orch.app.stop()
                 await orch.supervisor.stop()
     finally:
-        if orch.plane:
-            await orch.plane.aclose()
+        if orch.tracker:
+            await orch.tracker.aclose()
         await orch.db.close()
 
 
-def _start_plane(orch: Orch) -> None:
+def _start_tracker(orch: Orch) -> None:
     """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.plane is None:
+    if orch.tracker is None:
         return
-    orch.supervisor.spawn(orch.plane.reconciler.run(), "plane-sync")
+    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
     if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s)
+        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s)
 
 
 @asynccontextmanager
@@ -217,7 +217,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
     if not settings.http_port:
         yield
         return
-    routes = orch.plane.routes() if orch.plane else ()
+    routes = orch.tracker.routes() if orch.tracker else ()
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes, runs=orch.effort)
     async with serve_http(app, settings.http_port):

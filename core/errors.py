@@ -13,7 +13,9 @@ OrchError
 ├── TrackerError           the tracker (Plane) failed or answered garbage
 │   ├── TrackerUnavailable transport errors, 5xx, retries spent
 │   ├── TrackerRateLimited 429 past our patience
-│   └── TrackerRejected    a 4xx other than 429, with the server's message
+│   ├── TrackerRejected    a 4xx other than 429, with the server's message
+│   └── InvalidDelivery    a webhook request that is not a well-formed delivery (400)
+│       └── UnverifiedDelivery  its signature is missing or wrong (401)
 └── StorageError           the database failed underneath a repository
 """
 
@@ -105,3 +107,11 @@ class TrackerRejected(TrackerError):
 
 class StorageError(OrchError):
     """The database failed; raised by storage/ with the sqlite error as __cause__."""
+
+
+class InvalidDelivery(TrackerError):
+    """A webhook request that is not a genuine, well-formed delivery of the tracker."""
+
+
+class UnverifiedDelivery(InvalidDelivery):
+    """A webhook request whose signature is missing or wrong (or no secret is set)."""

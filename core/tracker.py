@@ -60,7 +60,8 @@ class TrackerProject:
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """A work item as orch sees it; `description` is the tracker's HTML as stored."""
+    """A work item as orch sees it; `description` is plain text (the adapter converts
+    whatever rich text its tracker stores)."""
 
     id: str
     project_id: str

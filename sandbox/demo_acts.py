@@ -74,7 +74,7 @@ async def plane_act(team: Team, out: Transcript, plane: PlaneEmulator,
                     project: str) -> list[bool]:
     """Act 2: people work in Plane; orch follows on its reconcile tick."""
     out.note("— act 2: the team works in Plane —")
-    sync = team.orch.plane
+    sync = team.orch.tracker
     assert sync is not None
 
     async def catch_up(step: PlaneStep) -> None:

@@ -142,17 +142,18 @@ class Database:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> int:
+    async def migrate(self, *, upto: int | None = None) -> int:
         """Apply every numbered migration not applied yet, in order.
 
         Numbers are reserved per change, so they may have gaps and a lower one may land
         after a higher one: what was applied is a set (`schema_migrations`), not a level.
-        PRAGMA user_version keeps the highest number applied.
+        PRAGMA user_version keeps the highest number applied. With `upto`, only those
+        numbered up to it (upgrade tests start from an older schema).
         """
         done = await self._applied_migrations()
         applied = 0
         for number, name, sql in load_migrations():
-            if number in done:
+            if number in done or (upto is not None and number > upto):
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)

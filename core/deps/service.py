@@ -1,7 +1,7 @@
 """Task dependencies: B waits for A until A is done.
 
 Dependencies are declared by key (any repository), locally through `/depend` or read
-from Plane's `blocked_by` relations. They act in three places:
+from a tracker's `blocked_by` relations. They act in three places:
 
 - the claim: a job whose task has a dependency not yet done is skipped by the claim
   statement itself, so it never holds a concurrency slot (storage/queries/jobs.sql);
@@ -32,8 +32,7 @@ from core.ports import DependencyStore
 
 log = logging.getLogger(__name__)
 
-LOCAL = "local"
-PLANE = "plane"
+LOCAL = "local"  # declared in the chat; a tracker's edges carry the tracker's name
 SWITCHED_OFF = "Dependencies are switched off (ORCH_TASK_DEPS_ENABLED=false)."
 
 
@@ -140,15 +139,17 @@ class DependencyService:
         depends_on, dependents = await self._store.links(task.id)
         return DepsView(task, tuple(depends_on), tuple(dependents))
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> Ingested:
-        """Make the task's Plane-sourced dependencies exactly `blocked_by_keys`.
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
+                               source: str) -> Ingested:
+        """Make the task's dependencies from `source` (a tracker's name) exactly
+        `blocked_by_keys`.
 
         Keys with no task are reported and skipped; local declarations are kept.
         """
         if not self.enabled:
             return Ingested()
         found, unknown = await self._resolve(blocked_by_keys, exclude=task.id)
-        added, removed = await self._store.replace(task.id, PLANE, found, self._clock.now())
+        added, removed = await self._store.replace(task.id, source, found, self._clock.now())
         cycle = await self._check_cycles([(task.id, dep) for dep in added])
         if added or removed:
             self._waits_changed(task.id)

@@ -285,5 +285,5 @@ class RetryPolicy:
         """
         if transient_attempts >= max_attempts:
             return None
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, transient_attempts - 1))
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(0, transient_attempts - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)

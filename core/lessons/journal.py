@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.clock import Clock
 from core.config import Settings
@@ -340,7 +340,7 @@ def _auto(kind: LessonType, task: Task, stage: str, role: str | None, *,
 
 def _tidy(draft: LessonDraft) -> LessonDraft:
     """Clip long texts and normalise the work item key, so every store sees one form."""
-    clipped = {f.name: _clip(value, TEXT_LIMIT) for f in fields(draft)
+    clipped: dict[str, Any] = {f.name: _clip(value, TEXT_LIMIT) for f in fields(draft)
                if isinstance(value := getattr(draft, f.name), str)
                and f.name not in ("lesson_type", "source", "attribution", "work_item")}
     return replace(draft, **clipped, work_item=_key(draft.work_item))

@@ -16,7 +16,8 @@ the same contract suites (tests/contracts/).
 | agents  | AgentRunner, Worktrees                                       |
 | lessons | LessonStore, LessonsFeed                                     |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
-| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter      |
+| tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
+|         | TrackerWebhooks                                              |
 | sync    | ItemRecords, SyncCursors, ReconcileHints                      |
 | queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
 """
@@ -32,7 +33,14 @@ from core.ports.notify import Notifier, NotifierHub
 from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
 from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
-from core.ports.tracker import StatesSource, Tracker, TrackerMeter, TrackerReader, TrackerWriter
+from core.ports.tracker import (
+    StatesSource,
+    Tracker,
+    TrackerMeter,
+    TrackerReader,
+    TrackerWebhooks,
+    TrackerWriter,
+)
 
 __all__ = [
     "AgentRunner",
@@ -64,6 +72,7 @@ __all__ = [
     "Tracker",
     "TrackerMeter",
     "TrackerReader",
+    "TrackerWebhooks",
     "TrackerWriter",
     "WaitExplainer",
     "Worktrees",

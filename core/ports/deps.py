@@ -57,6 +57,8 @@ class DependencyStore(DependencyEdges, DependencyProgress, Protocol):
 class DependencySink(Protocol):
     """Takes what the tracker says blocks a task (core.deps.service implements it)."""
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> object:
-        """Make the task's tracker-sourced dependencies exactly these task keys."""
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
+                               source: str) -> object:
+        """Make the task's dependencies from `source` (the tracker's name) exactly these
+        task keys; dependencies from elsewhere are kept."""
         ...

@@ -6,16 +6,24 @@ the Plane adapter is core.integrations.plane.client.PlaneClient.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from core.tracker import DEFAULT_PER_PAGE
 
 if TYPE_CHECKING:
+    from core.sync.deliveries import WebhookHint
     from core.tracker import ItemPage, Relations, TrackerProject, TrackerState, WorkItem
 
 
 class TrackerReader(Protocol):
     """Reads from the tracker. Every method may raise a `core.errors.TrackerError`."""
+
+    @property
+    def name(self) -> str:
+        """The tracker's name as orch records it (lowercase, e.g. `plane`): the source
+        of its tasks and dependencies, the actor of its moves, its webhook path."""
+        ...
 
     async def projects(self) -> list[TrackerProject]:
         """Every project the key can see."""
@@ -85,4 +93,14 @@ class TrackerMeter(Protocol):
     @property
     def last_error(self) -> str | None:
         """The last failure, in words fit for /queue, if any."""
+        ...
+
+
+class TrackerWebhooks(Protocol):
+    """Reads the tracker's webhook deliveries (core.integrations.plane.webhooks.PlaneWebhooks);
+    app serves them on POST /hooks/<tracker name>."""
+
+    def read(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+        """Verify and parse one delivery: UnverifiedDelivery (401) when its signature is
+        missing or wrong, InvalidDelivery (400) when it is malformed."""
         ...

@@ -7,10 +7,9 @@ moved meanwhile is never overwritten (StaleVersion: the item is retried next tic
 from __future__ import annotations
 
 from core.errors import DuplicateTask
-from core.integrations.plane.html_text import html_to_text
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import TERMINAL
-from core.pipeline.tasks import TRACKER, Task
+from core.pipeline.tasks import Actor, Task
 from core.ports import DependencySink, TrackerReader
 from core.sync.config import SyncConfig
 from core.sync.records import ItemRecord
@@ -33,6 +32,9 @@ class TaskMoves:
         self._guard = guard
         self._tracker = tracker
         self._deps = dependencies
+        self.source = tracker.name  # the tracker's name: its tasks' source, its moves' actor
+        self._actor = Actor(tracker.name)
+        self._where = f"in {tracker.name.capitalize()}"  # for reasons people read
 
     async def apply(self, action: SyncAction, project: TrackerProject, states: ProjectStates,
                     item: WorkItem, task: Task | None, tally: Tally) -> Task | None:
@@ -45,7 +47,7 @@ class TaskMoves:
         if task is None or action is SyncAction.NOTHING:
             return task
         name = states.names.get(item.state_id, "another state")
-        moved = await self._move(action, task, item, f"moved to {name} in Plane", tally)
+        moved = await self._move(action, task, item, f"moved to {name} {self._where}", tally)
         if moved is not None:
             tally.change(task.key, _PAST[action])
         return moved or task
@@ -61,47 +63,47 @@ class TaskMoves:
             blocker = await self._pipeline.find_by_tracker_item(blocker_id)
             if blocker is not None:
                 keys.append(blocker.key)
-        await self._deps.ingest_relations(task, keys)
+        await self._deps.ingest_relations(task, keys, source=self.source)
 
     async def deleted(self, record: ItemRecord, tally: Tally) -> None:
         """The item is gone from the tracker: its task stops, with the reason."""
         task = await self._pipeline.find_by_tracker_item(record.item_id)
         if task is not None and task.stage not in TERMINAL:
-            await self._pipeline.cancel(task.id, TRACKER, f"{record.key} was deleted in Plane",
+            await self._pipeline.cancel(task.id, self._actor,
+                                        f"{record.key} was deleted {self._where}",
                                         expected_version=task.version)
             tally.change(task.key, "deleted")
 
     async def _move(self, action: SyncAction, task: Task, item: WorkItem, reason: str,
                     tally: Tally) -> Task | None:
-        service, version = self._pipeline, task.version
+        service, version, actor = self._pipeline, task.version, self._actor
         if action is SyncAction.BLOCK:
-            return await service.block(task.id, TRACKER, reason, expected_version=version)
+            return await service.block(task.id, actor, reason, expected_version=version)
         if action is SyncAction.UNBLOCK:
             if not self._guard.admit(item.id, item.state_id):
                 tally.deduped += 1
                 return None
-            return await service.unblock(task.id, TRACKER, reason=reason, expected_version=version)
+            return await service.unblock(task.id, actor, reason=reason, expected_version=version)
         if action is SyncAction.CLOSE:
-            return await service.close(task.id, TRACKER, reason, expected_version=version)
-        return await service.cancel(task.id, TRACKER, reason, expected_version=version)
+            return await service.close(task.id, actor, reason, expected_version=version)
+        return await service.cancel(task.id, actor, reason, expected_version=version)
 
     async def _start(self, project: TrackerProject, item: WorkItem, tally: Tally) -> Task:
         """The start case: an approved item becomes a task (and starts, if configured)."""
         repo = self._config.repo_for(project.identifier)
-        description = html_to_text(item.description)
         try:
-            task = await self._create(repo, item, item.key, description)
+            task = await self._create(repo, item, item.key)
         except DuplicateTask:
             # The key is taken by a task made in the chat: let the store number this one.
-            task = await self._create(repo, item, None, description)
+            task = await self._create(repo, item, None)
         tally.change(task.key, "created")
         if self._config.start_approved:
-            task = await self._pipeline.approve(task.id, TRACKER, expected_version=task.version,
-                                                reason="approved in Plane")
+            task = await self._pipeline.approve(task.id, self._actor,
+                                                expected_version=task.version,
+                                                reason=f"approved {self._where}")
         return task
 
-    async def _create(self, repo: str, item: WorkItem, key: str | None,
-                      description: str) -> Task:
-        return await self._pipeline.create(repo, item.name, TRACKER, key=key,
-                                           description=description, tracker_id=item.id,
-                                           source="plane")
+    async def _create(self, repo: str, item: WorkItem, key: str | None) -> Task:
+        return await self._pipeline.create(repo, item.name, self._actor, key=key,
+                                           description=item.description, tracker_id=item.id,
+                                           source=self.source)

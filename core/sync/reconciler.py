@@ -82,7 +82,7 @@ class Reconciler:
         self._meter = meter
         self._budget = budget
         self._timer = timer
-        self.writeback = WriteBack(tracker, states, store, clock,
+        self.writeback = WriteBack(tracker, states, store, clock, source=tracker.name,
                                    stage_states=config.stage_states, wake=self._poke)
         self.guard = UnblockGuard()
         self._moves = TaskMoves(pipeline, config, self.guard, tracker, dependencies)
@@ -201,7 +201,8 @@ class Reconciler:
             self._projects_at = now
             known = {name for p in listed for name in (p.id, p.identifier)}
             for missing in sorted(set(self._config.projects) - known):
-                log.warning("project %s is not visible to orch's Plane key", missing)
+                log.warning("project %s is not visible to orch's %s key", missing,
+                            self._tracker.name)
         return self._projects
 
     async def _sync_project(self, project: TrackerProject, tally: Tally, force: bool) -> None:
@@ -331,7 +332,7 @@ class Reconciler:
     async def _vanished(self, scope: _Scope, records: dict[str, ItemRecord], listed: set[str],
                         tally: Tally) -> None:
         """Followed items a full walk did not meet: deleted, or missed by a shifting page.
-        One targeted read tells which (Plane sends nothing when an item is deleted)."""
+        One targeted read tells which (a tracker may send nothing when an item is deleted)."""
         for record in records.values():
             if record.item_id not in listed:
                 await self._guarded(record.key, scope.project.id, record.item_id, tally,

@@ -1,10 +1,10 @@
-"""Write-back: the pipeline's moves of Plane tasks, mirrored onto their items.
+"""Write-back: the pipeline's moves of a tracker's tasks, mirrored onto their items.
 
 A Notifier on the hub: `publish` only queues, so a move is never slowed or broken by
-Plane. `drain` does the writes in order: the item's state is set to the one the new
+the tracker. `drain` does the writes in order: the item's state is set to the one the new
 stage maps to, and a short comment says why. Both are safe to repeat: setting a state
 twice changes nothing, and the comment carries an external id per (task, version), so
-a retried write-back gets Plane's 409 for its twin and posts nothing new.
+a retried write-back gets the tracker's 409 for its twin and posts nothing new.
 
 The state orch sets is remembered on the item's record, so the next read recognises it
 as orch's own write (no echo) rather than a person moving the item.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from core.clock import Clock
 from core.errors import TrackerError, TrackerRejected
 from core.pipeline.stages import Stage
-from core.pipeline.tasks import TRACKER, ChangeKind, Task, TaskEvent
+from core.pipeline.tasks import Actor, ChangeKind, Task, TaskEvent
 from core.ports import SyncStore, TrackerWriter
 from core.sync.records import ItemRecord
 from core.sync.states_cache import StatesCache
@@ -42,13 +42,10 @@ class _Job:
     kind: ChangeKind
     actor: str
     reason: str | None
+    by_tracker: bool
     state_done: bool = False
     wrote_state: bool = False
     attempts: int = 0
-
-    @property
-    def by_tracker(self) -> bool:
-        return self.actor == str(TRACKER)
 
     @property
     def external_id(self) -> str:
@@ -61,12 +58,13 @@ class WriteBackStats:
     states_set: int = 0
     comments: int = 0
     failures: int = 0  # transient: kept and retried
-    dropped: int = 0  # given up: refused by Plane, unknown item, queue full, too many tries
+    dropped: int = 0  # given up: refused by the tracker, unknown item, queue full, too many tries
     last_error: str | None = None
 
 
 class WriteBack:
-    """Queues the pipeline's moves of Plane tasks and writes them to Plane on `drain`."""
+    """Queues the pipeline's moves of the tracker's tasks (those whose source is the
+    tracker's name) and writes them to the tracker on `drain`."""
 
     def __init__(
         self,
@@ -75,11 +73,14 @@ class WriteBack:
         store: SyncStore,
         clock: Clock,
         *,
+        source: str,
         stage_states: Mapping[Stage, str],
         wake: Callable[[], None] = lambda: None,
         max_queue: int = MAX_QUEUE,
     ) -> None:
         self._tracker = tracker
+        self._source = source
+        self._tracker_actor = str(Actor(source))
         self._states = states
         self._store = store
         self._clock = clock
@@ -94,17 +95,19 @@ class WriteBack:
         return len(self._queue)
 
     def publish(self, event: TaskEvent, task: Task) -> None:
-        """Take note of a move of a Plane task; never raises, never waits."""
-        if task.source != "plane" or not task.tracker_id or not event.stage_changed:
+        """Take note of a move of the tracker's task; never raises, never waits."""
+        if task.source != self._source or not task.tracker_id or not event.stage_changed:
             return
-        if event.actor == str(TRACKER) and event.kind is not ChangeKind.APPROVED:
-            return  # Plane's own move (or the creation): the state a person chose stands
+        by_tracker = event.actor == self._tracker_actor
+        if by_tracker and event.kind is not ChangeKind.APPROVED:
+            return  # the tracker's own move (or the creation): the state a person chose stands
         if len(self._queue) >= self._max_queue:
             self._queue.popleft()
             self.stats.dropped += 1
             log.warning("write-back queue full; the oldest write-back is dropped")
         self._queue.append(_Job(task.id, task.key, task.tracker_id, event.to_stage,
-                                event.version, event.kind, event.actor, event.reason))
+                                event.version, event.kind, event.actor, event.reason,
+                                by_tracker))
         self.stats.queued += 1
         self._wake()
 

@@ -102,7 +102,8 @@ class RecordingDependencies:
     told: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     fail_for: set[str] = field(default_factory=set)
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> None:
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
+                               source: str) -> None:
         if task.key in self.fail_for:
             raise StorageError(f"cannot store the dependencies of {task.key}")
         self.told.append((task.key, tuple(blocked_by_keys)))

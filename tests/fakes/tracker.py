@@ -38,7 +38,9 @@ class FakeTracker:
     """A Tracker in dicts: one project with the team's states, items listed newest change
     first in offset pages, idempotent comments. `down` makes every call raise it."""
 
-    def __init__(self, identifier: str = "PROJ", project_id: str = "p-1") -> None:
+    def __init__(self, identifier: str = "PROJ", project_id: str = "p-1", *,
+                 name: str = "plane") -> None:
+        self.name = name
         self.project = TrackerProject(project_id, identifier, identifier)
         self.state_list = [
             TrackerState(f"s-{name.lower().replace(' ', '-')}", name, group)

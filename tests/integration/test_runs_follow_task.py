@@ -22,12 +22,14 @@ from core.config import AgentCommand, Settings
 from core.jobs.effort import EffortView
 from core.jobs.model import JobStatus, RunStatus
 from core.pipeline.stages import BLOCKED, DEFAULT_PIPELINE
-from core.pipeline.tasks import TRACKER
+from core.pipeline.tasks import Actor
 from storage.runs import SqliteRunLedger
 from tests.integration.test_job_loop_real import SANDBOX_AGENTS, Orch, start_orch
 
 # Writes its pid, then works (printing or not) until stopped. On SIGTERM it tries to
 # leave a result and a file in its worktree behind: neither may count.
+PLANE = Actor("plane")  # what the tracker sync moves tasks as
+
 AGENT = """
     import json, os, signal, sys, time
     pid_file, chatty = sys.argv[1], sys.argv[2] == "chatty"
@@ -107,7 +109,7 @@ async def test_a_task_blocked_in_the_tracker_stops_its_running_agent(
     task = await orch.approved("Stop me")
     pid = await started(orch, pid_file)
 
-    await orch.pipeline.block(task.id, TRACKER, "moved to Blocked in Plane by Lena")
+    await orch.pipeline.block(task.id, PLANE, "moved to Blocked in Plane by Lena")
     await until(lambda: gone(pid), timeout_s=5.0)
     await orch.loop.wait_idle()
 
@@ -175,7 +177,7 @@ async def test_an_agent_that_prints_regularly_is_not_stopped(
         assert orch.loop.watch.check_stalls() == 0
 
     assert not gone(pid)
-    await orch.pipeline.cancel(task.id, TRACKER, "cancelled in Plane")
+    await orch.pipeline.cancel(task.id, PLANE, "cancelled in Plane")
     await until(lambda: gone(pid), timeout_s=5.0)
     await orch.loop.wait_idle()
     run = await orch.jobs.find_open_run(task.id, "development")

@@ -11,10 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.routing import Route
 
-from app.webhook_routes import plane_webhook_route
+from app.webhook_routes import tracker_webhook_route
 from core.config import DEFAULT_STATE_NAMES
-from core.integrations.plane.webhooks import DeliveryDedup, sign
+from core.integrations.plane.webhooks import PlaneWebhooks, sign
+from core.ports import ReconcileHints
+from core.sync.deliveries import DeliveryDedup
 from sandbox.plane import SentDelivery
 from tests.plane_rig import Rig, plane_rig
 
@@ -22,6 +25,10 @@ RECORDED = Path(__file__).resolve().parents[1] / "fixtures/plane/webhooks"
 SECRET = "plane_wh_3820d598d2f44f8fa5ec64bb25a5dacd"  # the recordings' secret
 ITEM = "ee8349bc-df7e-4ce2-a639-7f4e0c43779a"
 PROJECT = "194938ae-af55-47b7-b5d1-aff050418197"
+
+
+def plane_route(hints: ReconcileHints, secret: str) -> Route:
+    return tracker_webhook_route(hints, PlaneWebhooks(secret), DeliveryDedup(), tracker="plane")
 
 
 class Hints:
@@ -56,7 +63,7 @@ def hints() -> Hints:
 
 @pytest.fixture
 async def http(hints: Hints) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[plane_webhook_route(hints, SECRET, DeliveryDedup())])
+    app = Starlette(routes=[plane_route(hints, SECRET)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://orch.test") as client:
         yield client
@@ -122,7 +129,7 @@ async def test_a_signed_but_malformed_delivery_is_400(http: httpx.AsyncClient,
 
 
 async def test_no_secret_means_every_delivery_is_refused(hints: Hints) -> None:
-    app = Starlette(routes=[plane_webhook_route(hints, "", DeliveryDedup())])
+    app = Starlette(routes=[plane_route(hints, "")])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         headers, body = recorded("1795248452.299588")
@@ -148,7 +155,7 @@ async def test_et002_through_the_webhook_route_stays_silent(rig: Rig) -> None:
         rig.emulator.change_item(item, {"priority": ["low", "high"][n % 2]}, {"id": "x"})
     await rig.emulator.deliver_webhooks()
 
-    app = Starlette(routes=[plane_webhook_route(reconciler, SECRET, DeliveryDedup())])
+    app = Starlette(routes=[plane_route(reconciler, SECRET)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         answers: list[Any] = []

@@ -8,13 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.integrations.plane.webhooks import (
-    DeliveryDedup,
-    InvalidDelivery,
-    parse_delivery,
-    sign,
-    verify_signature,
-)
+from core.errors import InvalidDelivery
+from core.integrations.plane.webhooks import parse_delivery, sign, verify_signature
+from core.sync.deliveries import DeliveryDedup
 
 SECRET = "plane_wh_3820d598d2f44f8fa5ec64bb25a5dacd"
 DELIVERIES = sorted(

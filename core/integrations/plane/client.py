@@ -45,8 +45,13 @@ MAX_PER_PAGE = 1000  # Plane answers 400 above this
 _KEY = re.compile(r"^[A-Za-z0-9]+-\d+$")
 
 
+NAME = "plane"  # the tracker's name in orch: task and dependency source, actor, webhook
+
+
 class PlaneClient:
     """Tracker over Plane. Share one RateBudget between every client of the same key."""
+
+    name = NAME
 
     def __init__(
         self,

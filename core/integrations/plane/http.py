@@ -38,7 +38,7 @@ class HttpRetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before attempt `attempt + 1`: doubling, capped, half of it random so
         that clients failing together do not retry together."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -213,8 +213,8 @@ def _server_message(response: httpx.Response) -> str:
         return response.text.strip()[:200] or response.reason_phrase
     if isinstance(body, dict):
         for key in ("detail", "error", "error_message", "message"):
-            if isinstance(body.get(key), str):
-                return body[key]
+            if isinstance(detail := body.get(key), str):
+                return detail
         return "; ".join(_field_error(key, value) for key, value in body.items()) or "no detail"
     return str(body)[:200]
 

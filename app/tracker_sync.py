@@ -1,0 +1,95 @@
+"""The tracker sync as the running process holds it: built from the configured tracker's
+kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
+supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+end-to-end tests all build it here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.routing import BaseRoute
+from telegram.ext import Application, CallbackContext, Job
+
+from app.trackers import configured_tracker
+from app.webhook_routes import tracker_webhook_route
+from core.clock import Clock
+from core.config import Settings
+from core.pipeline.service import PipelineService
+from core.ports import DependencySink, NotifierHub
+from core.queue_view import QueueService
+from core.sync.config import SyncConfig
+from core.sync.deliveries import DeliveryDedup
+from core.sync.kind import TrackerConnection, TrackerKind
+from core.sync.reconciler import Reconciler
+from core.sync.states_cache import StatesCache
+from storage.database import Database
+from storage.tracker_items import SqliteSyncStore
+
+JOB_NAME = "tracker-reconcile"
+
+
+@dataclass
+class TrackerSync:
+    """Everything the tracker sync is made of, for the runtime to start, serve and stop."""
+
+    name: str
+    connection: TrackerConnection
+    states: StatesCache
+    reconciler: Reconciler
+    dedup: DeliveryDedup
+
+    def routes(self) -> list[BaseRoute]:
+        """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
+        return [tracker_webhook_route(self.reconciler, self.connection.webhooks, self.dedup,
+                                      tracker=self.name)]
+
+    async def aclose(self) -> None:
+        await self.connection.close()
+
+
+def tracker_configured(settings: Settings) -> bool:
+    """True when the settings configure a tracker orch can sync with."""
+    return configured_tracker(settings) is not None
+
+
+def build_tracker_sync(
+    settings: Settings,
+    clock: Clock,
+    db: Database,
+    pipeline: PipelineService,
+    hub: NotifierHub,
+    queue: QueueService,
+    *,
+    kind: TrackerKind | None = None,
+    config: SyncConfig | None = None,
+    dependencies: DependencySink | None = None,
+) -> TrackerSync:
+    """Build the sync of the configured tracker (or `kind`) and hook it in: write-back on
+    the hub, the block in /queue."""
+    kind = kind or configured_tracker(settings)
+    if kind is None:
+        raise ValueError("no tracker is configured")
+    conn = kind.connect(settings, clock)
+    states = StatesCache(conn.client, clock, names=conn.state_names, ttl_s=conn.states_ttl_s)
+    reconciler = Reconciler(
+        tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
+        clock=clock, config=config or conn.config, dependencies=dependencies,
+        meter=conn.meter, budget=conn.budget)
+    hub.subscribe(reconciler.writeback)
+    queue.add_source(reconciler)
+    return TrackerSync(kind.name, conn, states, reconciler, DeliveryDedup())
+
+
+def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
+                       interval_s: float, *, first_s: float = 1.0) -> Job[Any]:
+    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one."""
+    if app.job_queue is None:
+        raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
+
+    async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
+        await sync.reconciler.tick()  # never raises; its report is in the /queue block
+
+    return app.job_queue.run_repeating(
+        reconcile, interval=interval_s, first=first_s, name=JOB_NAME,
+        job_kwargs={"max_instances": 1, "coalesce": True})
