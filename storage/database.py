@@ -79,6 +79,9 @@ class Database:
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
         """Open (creating if needed) the database file and bring its schema up to date."""
         try:
+            # a first plain open: aiosqlite's worker thread outlives a failed connect and
+            # reports on a loop that may be closed by then (a stray traceback at exit)
+            await asyncio.to_thread(_probe, str(path))
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
@@ -143,12 +146,12 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self, *, upto: int | None = None) -> int:
-        """Apply every numbered migration not applied yet, in order.
+        """Apply every numbered migration not applied yet, in order (only those numbered
+        up to `upto`, when given: upgrade tests start from an older schema).
 
         Numbers are reserved per change, so they may have gaps and a lower one may land
         after a higher one: what was applied is a set (`schema_migrations`), not a level.
-        PRAGMA user_version keeps the highest number applied. With `upto`, only those
-        numbered up to it (upgrade tests start from an older schema).
+        PRAGMA user_version keeps the highest number applied.
         """
         done = await self._applied_migrations()
         applied = 0
@@ -183,8 +186,17 @@ class Database:
             return await self._conn._execute(_in_transaction, self._conn._conn, fn)
 
 
+def _probe(path: str) -> None:
+    sqlite3.connect(path).close()
+
+
 def load_migrations() -> list[tuple[int, str, str]]:
-    """Every `NNNN_name.sql` in storage/migrations, as (number, name, sql), in order."""
+    """Every `NNNN_name.sql` in storage/migrations, as (number, name, sql), in order.
+
+    Numbers are reserved per change ahead of time, so main may briefly lack one: a gap
+    is allowed, a number used twice is not. Changes that reserve numbers are written
+    against the same base, so a lower number landing after a higher one is independent
+    of it, and is applied to a database that has the higher one (schema_migrations)."""
     folder = resources.files("storage") / "migrations"
     found = []
     for entry in folder.iterdir():
@@ -193,8 +205,9 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [number for number, _, _ in found]
-    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
-        raise StorageError(f"migrations must have distinct numbers from 1, found {numbers}")
+    # numbers are reserved per change, so gaps are allowed; a number used twice is not
+    if len(set(numbers)) != len(numbers):
+        raise StorageError(f"migration numbers must be unique, found {numbers}")
     return found
 
 

@@ -13,25 +13,60 @@ the same contract suites (tests/contracts/).
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
 | jobs    | JobStore, RunStore, JobStats, RunLedger                      |
-| agents  | AgentRunner, Worktrees                                       |
+| agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
+| instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
-| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
-| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
+| queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
+|         | RevisionSource                                               |
+| forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
+| merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
 """
 
 from __future__ import annotations
 
-from core.ports.agents import AgentRunner, Worktrees
+from core.ports.agents import (
+    AgentRunner,
+    OpenProcesses,
+    ProcessLedger,
+    Reaper,
+    Worktrees,
+)
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.forge import (
+    CombinedStatus,
+    CommitStatus,
+    Forge,
+    PullRequest,
+    StatusState,
+    combine,
+)
+from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunLedger, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
+from core.ports.merge import (
+    BranchGit,
+    MergeLease,
+    MergeLeaseGrant,
+    MergeLeaseStore,
+    MergeRecords,
+    Rebased,
+    Retest,
+    Retester,
+)
 from core.ports.notify import Notifier, NotifierHub
-from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
-from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.queue import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
+from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
     StatesSource,
@@ -45,25 +80,45 @@ from core.ports.tracker import (
 __all__ = [
     "AgentRunner",
     "Applied",
+    "BranchGit",
     "Clock",
+    "CombinedStatus",
+    "CommitStatus",
+    "DeliveryLog",
     "DependencyEdges",
     "DependencyProgress",
     "DependencySink",
     "DependencyStore",
     "EventDraft",
+    "Forge",
     "ItemRecords",
     "JobStats",
     "JobStore",
+    "LeaseStore",
     "LessonStore",
     "LessonsFeed",
+    "MergeLease",
+    "MergeLeaseGrant",
+    "MergeLeaseStore",
+    "MergeRecords",
     "Notifier",
     "NotifierHub",
+    "OpenProcesses",
     "OpenTasks",
+    "ProcessLedger",
+    "PullRequest",
     "QueueBlockSource",
+    "QueueSectionView",
+    "Reaper",
+    "Rebased",
     "ReconcileHints",
+    "Retest",
+    "Retester",
+    "RevisionSource",
     "RunLedger",
     "RunStore",
     "StatesSource",
+    "StatusState",
     "SyncCursors",
     "SyncStore",
     "TaskChange",
@@ -76,4 +131,5 @@ __all__ = [
     "TrackerWriter",
     "WaitExplainer",
     "Worktrees",
+    "combine",
 ]

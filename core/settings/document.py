@@ -27,6 +27,8 @@ class AgentCommand:
     command: tuple[str, ...]
     timeout_s: float = 1800.0
     transient_exit_code: int = 75
+    # names of orch's environment variables this agent may see besides PATH, HOME, LANG
+    env: tuple[str, ...] = ()
     stall_timeout_s: float = 300.0  # no output for this long: stopped and retried; 0 off
 
 
@@ -112,7 +114,7 @@ STAGE = Table({
     "role": Leaf("a role name", _is_text, "the agent role that works in it (see [agents])"),
     "gates": Leaf("a list of gate names", _is_texts,
                   "checks to pass on leaving it: tests_passed, coverage, review_approved, "
-                  "human_approval"),
+                  "human_approval; with a forge also merged, ci_green, branch_mergeable"),
     "rollback_to": Leaf("an earlier stage's name", _is_text,
                         "where a failed gate sends the task"),
 }, required=("name",))
@@ -122,6 +124,10 @@ AGENT = Table({
     "timeout_s": Leaf("seconds > 0", _is_positive, "the run is killed after this long"),
     "transient_exit_code": Leaf("an integer", lambda v: type(v) is int,
                                 "an exit status meaning 'try again later' (75)"),
+    "env": Leaf("a list of variable names", lambda v: isinstance(v, list) and all(
+                    isinstance(n, str) and n.replace("_", "a").isalnum() and n.isascii()
+                    and not n[:1].isdigit() for n in v),
+                "more of orch's environment variables this agent may see"),
     "stall_timeout_s": Leaf("seconds >= 0", _is_seconds,
                             "no output (nor heartbeat) for this long: stopped and retried "
                             "(300; 0 off)"),
@@ -144,6 +150,11 @@ SCHEMA = Table({
     }),
     "repos": Each(Leaf("a remote URL", _is_text), "repo",
                   "the git remote of each repo; a repo without one is a local repository"),
+    "forge": Table({
+        "repos": Each(Leaf("owner/name", lambda v: isinstance(v, str) and v.count("/") == 1
+                           and all(v.split("/"))), "repo",
+                      "the Gitea repository of each repo (default: its remote URL's path)"),
+    }),
     "plane": Table({
         "start_approved": Leaf("true or false", lambda v: isinstance(v, bool),
                                "an item approved in Plane starts work, as Approve does"),
@@ -230,6 +241,8 @@ def parse_config_document(data: Mapping[str, Any], source: str = "ORCH_CONFIG",
         result["agents"] = {role: _agent_from(spec) for role, spec in data["agents"].items()}
     if "repos" in data:
         result["repo_remotes"] = dict(data["repos"])
+    if "repos" in data.get("forge", {}):
+        result["forge_repos"] = dict(data["forge"]["repos"])
     if "budget" in data:
         result["budget_tokens"] = data["budget"].get("tokens")
         result["budget_cost"] = data["budget"].get("cost")
@@ -263,5 +276,5 @@ def _agent_from(table: Mapping[str, Any]) -> AgentCommand:
     command = table["command"]
     argv = tuple(command.split() if isinstance(command, str) else command)
     return AgentCommand(argv, float(table.get("timeout_s", 1800)),
-                        table.get("transient_exit_code", 75),
+                        table.get("transient_exit_code", 75), tuple(table.get("env", ())),
                         float(table.get("stall_timeout_s", 300)))

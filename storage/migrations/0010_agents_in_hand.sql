@@ -76,6 +76,9 @@ CREATE TABLE runs_v10 (
     error        TEXT,
     log_path     TEXT,
     result       TEXT,
+    -- 0008: the agent's process group and its leader's start time
+    process_group   INTEGER,
+    process_started INTEGER,
     role         TEXT,
     cpu_s        REAL    CHECK (cpu_s >= 0),
     tokens_in    INTEGER CHECK (tokens_in >= 0),
@@ -87,10 +90,10 @@ CREATE TABLE runs_v10 (
 
 INSERT INTO runs_v10 (id, job_id, task_id, stage, attempt, status, owner, started_at,
                       updated_at, completed_at, exit_code, duration_s, error, log_path, result,
-                      role)
+                      process_group, process_started, role)
 SELECT r.id, r.job_id, r.task_id, r.stage, r.attempt, r.status, r.owner, r.started_at,
        r.updated_at, r.completed_at, r.exit_code, r.duration_s, r.error, r.log_path, r.result,
-       (SELECT role FROM jobs WHERE jobs.id = r.job_id)
+       r.process_group, r.process_started, (SELECT role FROM jobs WHERE jobs.id = r.job_id)
 FROM runs r;
 
 DROP TABLE runs;
@@ -113,3 +116,15 @@ WHEN OLD.status IN ('succeeded', 'failed', 'cancelled')
 BEGIN
     SELECT RAISE(ABORT, 'run is terminal and cannot be deleted');
 END;
+
+-- The revision counter of runs (0012_revisions.sql) lives on the table just rebuilt; its
+-- triggers are (re)made here the way 0012 makes them, whichever of the two came first.
+CREATE TABLE IF NOT EXISTS revisions (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0)
+);
+INSERT OR IGNORE INTO revisions (name, value) VALUES ('runs', 0);
+CREATE TRIGGER IF NOT EXISTS revisions_runs_insert AFTER INSERT ON runs
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'runs'; END;
+CREATE TRIGGER IF NOT EXISTS revisions_runs_update AFTER UPDATE ON runs
+BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'runs'; END;

@@ -23,7 +23,7 @@ from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
 from core.pipeline.tasks import SYSTEM, ChangeKind
 from core.queue_view import QueueService
-from storage.database import Database, load_migrations
+from storage.database import Database
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.runs import SqliteRunLedger
@@ -105,13 +105,11 @@ async def test_yesterdays_runs_are_not_today(database: Database) -> None:
 
 
 async def test_migration_0010_keeps_existing_runs(tmp_path: Path) -> None:
-    before = 4  # a file from before the runs table was rebuilt
     path = tmp_path / "old.db"
+    old = await Database.open(path, migrate=False)
+    await old.migrate(upto=9)  # a file from before the runs table was rebuilt
+    await old.close()
     conn = sqlite3.connect(path)
-    for number, _, sql in load_migrations():
-        if number <= before:
-            conn.executescript(sql)
-    conn.execute(f"PRAGMA user_version = {before}")
     at = datetime(2026, 11, 21, tzinfo=UTC).isoformat()
     conn.execute("INSERT INTO tasks (id, key, repo, title, stage, created_at, updated_at, "
                  "stage_entered_at) VALUES (1, 'A-1', 'api', 't', 'development', ?, ?, ?)",
@@ -121,21 +119,22 @@ async def test_migration_0010_keeps_existing_runs(tmp_path: Path) -> None:
                  "(1, 1, 'development', 'tester', 'api', 'failed', ?, 1, ?, ?, 'permanent')",
                  (at, at, at))
     conn.execute("INSERT INTO runs (job_id, task_id, stage, attempt, status, owner, "
-                 "started_at, updated_at, completed_at, error) VALUES "
-                 "(1, 1, 'development', 1, 'failed', 'o', ?, ?, ?, 'boom')", (at, at, at))
+                 "started_at, updated_at, completed_at, error, process_group) VALUES "
+                 "(1, 1, 'development', 1, 'failed', 'o', ?, ?, ?, 'boom', 4242)", (at, at, at))
     conn.commit()
     conn.close()
 
     db = await Database.open(path)
     try:
-        row = await db.fetch_one("SELECT role, status, error FROM runs WHERE id = 1")
+        row = await db.fetch_one("SELECT role, status, error, process_group FROM runs")
         triggers = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'trigger'"
                                       " AND tbl_name = 'runs'")
     finally:
         await db.close()
 
-    assert row is not None and tuple(row) == ("tester", "failed", "boom")
-    assert {t[0] for t in triggers} == {"runs_terminal_is_final", "runs_terminal_is_kept"}
+    assert row is not None and tuple(row) == ("tester", "failed", "boom", 4242)
+    assert {t[0] for t in triggers} == {"runs_terminal_is_final", "runs_terminal_is_kept",
+                                        "revisions_runs_insert", "revisions_runs_update"}
 
 
 async def test_a_task_over_its_budget_is_blocked_once(

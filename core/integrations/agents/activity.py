@@ -39,6 +39,19 @@ class AgentActivity:
 
 
 def _cpu_seconds(pid: int) -> float | None:
+    """The leader's CPU time plus its children's (the guard runs the agent as its child),
+    each with what they waited for; None where /proc cannot tell."""
+    total = _own_and_waited(pid)
+    if total is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return total + sum(_own_and_waited(int(child)) or 0.0 for child in children)
+
+
+def _own_and_waited(pid: int) -> float | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -6,45 +6,55 @@ capped), the prompt (`run-7.prompt.md`) and the result the agent may write
 `{result_file}`, `{worktree}`, `{task_key}`, `{stage}`, `{role}` and `{python}` (this
 interpreter) are substituted inside each argument, anything else in braces is left as is.
 
-The child gets its own process group, so stopping it stops everything it started:
-SIGTERM, a grace period, then SIGKILL. That happens on timeout, when the awaiting task is
-cancelled, when orch asks the run to stop (its `RunControl`: the task moved, or the
-agent stalled), and (SIGKILL only) to anything left over after a normal exit. While it
-runs, every chunk of output and every change of its heartbeat file
-(`run-7.heartbeat`, named by ORCH_HEARTBEAT_FILE) counts as activity.
+The command runs under a small guard (processes.guarded) that leads its own process
+group and kills that whole group if orch dies; the group is recorded with the run, so a
+later orch can kill it too. Stopping a run stops everything it started: SIGTERM, a grace
+period, then SIGKILL. That happens on timeout, when the awaiting task is cancelled, and
+(SIGKILL only) to anything left over after a normal exit; also when orch asks the run
+to stop through its `RunControl` (the task moved, or the agent stalled), and then the
+result file is not read. Every chunk of output and every change of the heartbeat file
+(`run-7.heartbeat`, named by ORCH_HEARTBEAT_FILE) counts as activity. The exit decides the outcome,
+not the end of the output: a background child still holding the pipe is killed with the
+rest of the group. The child's environment is an allow-list (agent_environment) and its
+result file is read only up to a cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
+import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from core.clock import Clock, SystemClock, utc_iso
 from core.config import AgentCommand
 from core.integrations.agents.activity import AgentActivity
+from core.integrations.agents.files import MAX_ERROR_CHARS, CappedLog, RunFiles
+from core.integrations.agents.processes import guarded, signal_group, start_ticks
 from core.jobs.agents import (
     HEARTBEAT_FILE_ENV,
     RESULT_FILE_ENV,
+    AgentProcess,
     AgentRequest,
     AgentResult,
     RunOutcome,
     outcome_for,
-    parse_structured_result,
 )
 from core.jobs.watch import RunControl
+from core.ports import ProcessLedger
 
-MAX_ERROR_CHARS = 1000
-TAIL_LINES = 20
-_TAIL_BYTES = 16 * 1024
+log = logging.getLogger(__name__)
+
+DEFAULT_RESULT_CAP = 1_000_000
+BASE_ENV = frozenset({"PATH", "HOME", "LANG"})
 _CHUNK = 64 * 1024
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -57,11 +67,20 @@ class SubprocessAgentRunner:
         clock: Clock | None = None,
         log_cap_bytes: int = 1_000_000,
         kill_grace_s: float = 5.0,
+        *,
+        result_cap_bytes: int = DEFAULT_RESULT_CAP,
+        env_names: Iterable[str] = (),
+        ledger: ProcessLedger | None = None,
+        base_env: Mapping[str, str] | None = None,
         activity_poll_s: float = 1.0,
     ) -> None:
         self._clock = clock or SystemClock()
         self._log_cap = log_cap_bytes
         self._grace = kill_grace_s
+        self._result_cap = result_cap_bytes
+        self._env_names = frozenset(env_names)
+        self._ledger = ledger
+        self._base_env = os.environ if base_env is None else base_env
         self._poll_s = activity_poll_s
         # Stops still running after a second cancellation; kept so they are not collected.
         self._stopping: set[asyncio.Task[None]] = set()
@@ -82,13 +101,15 @@ class SubprocessAgentRunner:
             ended = await self._execute(argv, request, files, command, log)
             tail = log.tail_text()
         # a stopped run's result is not read: nothing it did after the stop may count
-        structured, note = files.read_result() if ended.stopped is None else ({}, None)
-        outcome = ended.outcome(command)
+        structured, note, oversize = (files.read_result(self._result_cap)
+                                      if ended.stopped is None else ({}, None, False))
+        outcome = RunOutcome.FAILED if oversize else ended.outcome(command)
+        head = note if oversize else ended.describe(outcome)
         return AgentResult(
             outcome=outcome,
             exit_code=ended.exit_code,
             duration_s=time.monotonic() - started,
-            error=_error_text(ended.describe(outcome), tail, note),
+            error=_error_text(head, tail, None if oversize else note),
             log_path=request.log_path,
             structured=structured,
             timed_out=ended.timed_out,
@@ -103,17 +124,20 @@ class SubprocessAgentRunner:
         command: AgentCommand,
         log: CappedLog,
     ) -> _Ended:
-        problem = _cannot_start(argv, request.worktree)
+        names = self._env_names | set(command.env)
+        env = agent_environment(request, files, self._base_env, names)
+        problem = _cannot_start(argv, request.worktree, env.get("PATH", os.defpath))
         if problem:
             return _Ended(None, False, problem, 0.0)
         control = request.control
         if control is not None and control.stopping:
             return _Ended(None, False, None, 0.0, stopped=control)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
+            transport, agent = await asyncio.get_running_loop().subprocess_exec(
+                lambda: _AgentPipes(log),
+                *guarded(argv),
                 cwd=request.worktree,
-                env=agent_environment(request, files, os.environ),
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -121,67 +145,71 @@ class SubprocessAgentRunner:
             )
         except OSError as exc:
             return _Ended(None, False, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
-        watcher = AgentActivity(proc.pid, files.heartbeat, control)
+        watcher = AgentActivity(transport.get_pid(), files.heartbeat, control)
         poll = asyncio.create_task(watcher.poll(self._clock, self._poll_s))
         try:
-            timed_out, stopped = await self._supervise(proc, log, command.timeout_s, control)
+            timed_out, stopped = await self._supervise(transport, agent, request,
+                                                       command.timeout_s)
         finally:
+            transport.close()
             poll.cancel()
             await asyncio.gather(poll, return_exceptions=True)
-        return _Ended(proc.returncode, timed_out, None, command.timeout_s,
+        return _Ended(transport.get_returncode(), timed_out, None, command.timeout_s,
                       stopped=control if stopped else None, cpu_s=watcher.cpu_s)
 
     async def _supervise(
-        self, proc: asyncio.subprocess.Process, log: CappedLog, timeout_s: float,
-        control: RunControl | None,
+        self,
+        transport: asyncio.SubprocessTransport,
+        agent: _AgentPipes,
+        request: AgentRequest,
+        timeout_s: float,
     ) -> tuple[bool, bool]:
-        """Wait for the child within its timeout or until orch asks it to stop:
-        (stopped for the timeout, stopped on request)."""
-        assert proc.stdout is not None
-        # The pipe is drained all along, so a chatty child never blocks on a full pipe.
-        pump = asyncio.create_task(log.pump(proc.stdout))
+        """Wait for the agent to exit within its timeout, or until orch asks it to stop:
+        (stopped for the timeout, stopped on request). The exit decides: output still
+        held open by something it left behind does not."""
+        group = transport.get_pid()
+        control = request.control
         try:
-            asked = await asyncio.wait_for(_exit_or_stop(proc, control), timeout_s)
+            await self._record(request.run_id, group)
+            asked = await asyncio.wait_for(_exit_or_stop(agent, control), timeout_s)
         except TimeoutError:
-            await self._stop_shielded(proc, pump, log, f"timed out after {timeout_s:g} s")
+            await self._stop_shielded(group, agent, f"timed out after {timeout_s:g} s")
             return True, False
         except asyncio.CancelledError:
-            await self._stop_shielded(proc, pump, log, "cancelled")
+            await self._stop_shielded(group, agent, "cancelled")
             raise
         if asked and control is not None:
-            await self._stop_shielded(proc, pump, log, f"stopped: {control.reason}")
+            await self._stop_shielded(group, agent, f"stopped: {control.reason}")
             return False, True
-        _signal_group(proc.pid, signal.SIGKILL)  # nothing the run started may outlive it
-        await _settle(pump)
+        signal_group(group, signal.SIGKILL)  # nothing the run started may outlive it
+        if not await _within(agent.closed.wait(), self._grace):
+            agent.note("\n[orch] output still held open after the exit; no longer read\n")
         return False, False
 
-    async def _stop_shielded(
-        self,
-        proc: asyncio.subprocess.Process,
-        pump: asyncio.Task[None],
-        log: CappedLog,
-        reason: str,
-    ) -> None:
+    async def _record(self, run_id: int, group: int) -> None:
+        if self._ledger is None:
+            return
+        try:
+            await self._ledger.record_process(run_id, AgentProcess(group, start_ticks(group)))
+        except Exception:
+            # the run goes on: the guard still ties the agent to this process's life
+            log.exception("could not record the process group of run %s", run_id)
+
+    async def _stop_shielded(self, group: int, agent: _AgentPipes, reason: str) -> None:
         # A (further) cancellation of the caller must not leave the stop half done.
-        stop = asyncio.create_task(self._stop(proc, pump, log, reason))
+        stop = asyncio.create_task(self._stop(group, agent, reason))
         self._stopping.add(stop)
         stop.add_done_callback(self._stopping.discard)
         await asyncio.shield(stop)
 
-    async def _stop(
-        self,
-        proc: asyncio.subprocess.Process,
-        pump: asyncio.Task[None],
-        log: CappedLog,
-        reason: str,
-    ) -> None:
-        log.note(f"\n[orch] {reason}: stopping the process group\n")
-        _signal_group(proc.pid, signal.SIGTERM)
-        graceful = await _ends_within(proc, self._grace)
-        _signal_group(proc.pid, signal.SIGKILL)  # whatever ignored SIGTERM or outlived the leader
+    async def _stop(self, group: int, agent: _AgentPipes, reason: str) -> None:
+        agent.note(f"\n[orch] {reason}: stopping the process group\n")
+        signal_group(group, signal.SIGTERM)
+        graceful = await _within(agent.exited.wait(), self._grace)
+        signal_group(group, signal.SIGKILL)  # whatever ignored SIGTERM or outlived the leader
         if not graceful:
-            await _ends_within(proc, self._grace)
-        await _settle(pump, cancel=True)
+            await _within(agent.exited.wait(), self._grace)
+        await _within(agent.closed.wait(), self._grace)
 
     def _header(self, request: AgentRequest, argv: Sequence[str]) -> str:
         # The executable's name only: arguments and environment may carry secrets.
@@ -193,97 +221,25 @@ class SubprocessAgentRunner:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RunFiles:
-    """The prompt and result files that sit next to a run's log."""
+class _AgentPipes(asyncio.SubprocessProtocol):
+    """The guard's output into the log; its exit and the output's end as two events."""
 
-    prompt: Path
-    result: Path
-    heartbeat: Path
+    def __init__(self, log: CappedLog) -> None:
+        self._log = log
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
 
-    @classmethod
-    def beside(cls, log_path: Path) -> RunFiles:
-        stem = log_path.name.removesuffix(".log")
-        return cls(
-            log_path.with_name(f"{stem}.prompt.md"), log_path.with_name(f"{stem}.result.json"),
-            log_path.with_name(f"{stem}.heartbeat"),
-        )
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self._log.write(data if isinstance(data, bytes) else data.encode())
 
-    def prepare(self, prompt: str) -> None:
-        self.prompt.parent.mkdir(parents=True, exist_ok=True)
-        self.prompt.write_text(prompt, encoding="utf-8")
-        # A result left by an earlier run under the same name must not pass for this one's.
-        self.result.unlink(missing_ok=True)
-        self.heartbeat.unlink(missing_ok=True)
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.closed.set()
 
-    def read_result(self) -> tuple[dict[str, Any], str | None]:
-        try:
-            text = self.result.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}, None
-        except (OSError, UnicodeDecodeError) as exc:
-            return {}, f"result file: unreadable ({exc})"
-        return parse_structured_result(text)
-
-
-class CappedLog:
-    """A run's log: output up to a cap, then one marker line; the tail kept in memory."""
-
-    def __init__(self, path: Path, cap_bytes: int, control: RunControl | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._control = control
-        self._file = path.open("wb")
-        self._cap = cap_bytes
-        self._written = 0
-        self._truncated = False
-        self._tail = bytearray()
-
-    def __enter__(self) -> CappedLog:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._file.close()
-
-    async def pump(self, stream: asyncio.StreamReader) -> None:
-        """Copy the stream into the log until its end, past the cap too (discarding)."""
-        while chunk := await stream.read(_CHUNK):
-            self.write(chunk)
-
-    def write(self, data: bytes) -> None:
-        if self._control is not None:
-            self._control.touch()
-        self._tail += data
-        del self._tail[:-_TAIL_BYTES]
-        room = max(0, self._cap - self._written)
-        self._put(data[:room])
-        self._written += min(room, len(data))
-        if len(data) > room and not self._truncated:
-            self._truncated = True
-            self._put(f"\n[log truncated at {self._cap} bytes]\n".encode())
+    def process_exited(self) -> None:
+        self.exited.set()
 
     def note(self, text: str) -> None:
-        """orch's own line: always written, counted against the cap, not in the tail."""
-        data = text.encode("utf-8", "replace")
-        self._put(data)
-        self._written += len(data)
-
-    def tail_text(self) -> str:
-        lines = self._tail.decode("utf-8", "replace").splitlines()[-TAIL_LINES:]
-        return "\n".join(lines).strip()[-MAX_ERROR_CHARS:]
-
-    def _put(self, data: bytes) -> None:
-        if not data or self._file.closed:
-            return
-        try:
-            self._file.write(data)
-            self._file.flush()
-        except OSError:
-            self._file.close()  # a full disk loses the log, not the run
+        self._log.note(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,11 +295,13 @@ def placeholder_values(request: AgentRequest, files: RunFiles) -> dict[str, str]
 
 
 def agent_environment(
-    request: AgentRequest, files: RunFiles, base: Mapping[str, str]
+    request: AgentRequest, files: RunFiles, base: Mapping[str, str], names: Iterable[str] = ()
 ) -> dict[str, str]:
-    """The child's environment: ours minus orch's own ORCH_* settings (tokens among them),
-    plus the run's ORCH_* contract, plus the request's extra variables."""
-    env = {name: value for name, value in base.items() if not name.startswith("ORCH_")}
+    """The child's environment, from an allow-list only: PATH, HOME, LANG and the `names`
+    the configuration adds, then the run's ORCH_* contract and the request's extras.
+    orch's own settings (tokens among them) and anything else of ours never pass."""
+    allowed = BASE_ENV | {name for name in names if not name.startswith("ORCH_")}
+    env = {name: base[name] for name in sorted(allowed) if name in base}
     env.update(
         {
             "ORCH_TASK_KEY": request.task_key,
@@ -365,11 +323,19 @@ def agent_environment(
     return env
 
 
-def _cannot_start(argv: Sequence[str], worktree: Path) -> str | None:
+def _cannot_start(argv: Sequence[str], worktree: Path, path: str) -> str | None:
     if not argv or not argv[0]:
         return "the agent command is empty"
     if not worktree.is_dir():
         return f"the worktree {worktree} is not a directory"
+    program = argv[0]
+    # resolved as the guard's exec will resolve it: against the agent's PATH and cwd
+    found = (worktree / program if os.sep in program else None) or shutil.which(program,
+                                                                                 path=path)
+    if found is None or not os.path.isfile(found):
+        return f"cannot start {program!r}: no such file on the agent's PATH"
+    if not os.access(found, os.X_OK):
+        return f"cannot start {program!r}: not executable"
     return None
 
 
@@ -385,12 +351,12 @@ def _error_text(head: str | None, tail: str, note: str | None) -> str | None:
     return f"{head}\n{tail[-room:]}" if tail and room > 0 else head[:MAX_ERROR_CHARS]
 
 
-async def _exit_or_stop(proc: asyncio.subprocess.Process, control: RunControl | None) -> bool:
-    """Wait until the child exits (False) or orch asks it to stop (True)."""
+async def _exit_or_stop(agent: _AgentPipes, control: RunControl | None) -> bool:
+    """Wait until the agent exits (False) or orch asks it to stop (True)."""
     if control is None:
-        await proc.wait()
+        await agent.exited.wait()
         return False
-    exited = asyncio.ensure_future(proc.wait())
+    exited = asyncio.ensure_future(agent.exited.wait())
     asked = asyncio.ensure_future(control.wait())
     try:
         done, _ = await asyncio.wait({exited, asked}, return_when=asyncio.FIRST_COMPLETED)
@@ -401,28 +367,13 @@ async def _exit_or_stop(proc: asyncio.subprocess.Process, control: RunControl | 
         await asyncio.gather(exited, asked, return_exceptions=True)
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+async def _within(waiting: Coroutine[Any, Any, Any], seconds: float) -> bool:
+    """True when `waiting` finished within `seconds`."""
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone already (macOS answers EPERM for a group of zombies)
-
-
-async def _ends_within(proc: asyncio.subprocess.Process, seconds: float) -> bool:
-    """True when the child exited and its output closed within `seconds`."""
-    try:
-        await asyncio.wait_for(proc.wait(), seconds)
+        await asyncio.wait_for(waiting, seconds)
     except TimeoutError:
         return False
     return True
-
-
-async def _settle(pump: asyncio.Task[None], *, cancel: bool = False) -> None:
-    if cancel and not pump.done():
-        pump.cancel()  # a holder of the pipe escaped the group; stop reading from it
-    await asyncio.wait({pump})
-    if not pump.cancelled():
-        pump.exception()  # retrieved on purpose: a pipe broken at the end costs log lines only
 
 
 def _signal_name(number: int) -> str:
