@@ -98,4 +98,4 @@ class TelegramRenderer:
                 continue
             if line:
                 lines.append(line)
-        return " · ".join(lines) or None
+        return "\n".join(lines) or None  # one line per capability
