@@ -93,9 +93,11 @@ class Team:
         return await self.emu.wait_callback_answer(query_id, WAIT_S)
 
     async def settle(self, rounds: int = 500) -> None:
-        """Let the notifier send everything, moving the clock only as the budget needs."""
+        """Let the handlers in flight finish and the courier send everything, moving the
+        clock only as the budget needs."""
         notifier = self.orch.notifier
         for _ in range(rounds):
+            await asyncio.wait_for(self.orch.inbox.drain(), WAIT_S)  # e.g. after an answer
             await asyncio.wait_for(notifier.wait_resting(), WAIT_S)
             if notifier.idle:
                 return
