@@ -63,19 +63,21 @@ async def _check_telegram(settings: Settings) -> bool:
     from telegram import Bot
     from telegram.error import InvalidToken, TelegramError
 
+    from app.telegram_webhook import describe
     from bot.app import api_base
 
     redact = logs.RedactSecrets(secrets_of(settings)).redact
     try:
         async with Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url)) as b:
             me = b.bot
+            webhook = describe(await b.get_webhook_info())
     except InvalidToken:
         print("telegram: FAILED (the token was refused)")
         return False
     except TelegramError as exc:
         print(f"telegram: FAILED ({redact(str(exc))})")
         return False
-    print(f"telegram: ok (@{me.username})")
+    print(f"telegram: ok (@{me.username}) · {webhook}")
     return True
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telegram import Update
 from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.operations import Operations, build_operations
+from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
+from app.telegram_webhook import Deliver, TelegramWebhook
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -124,7 +126,8 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
-    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
+                           tracker)
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
                 journal, deps, engine, loop, tracker, Supervisor(), ops)
 
@@ -171,12 +174,18 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                 orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
             _start_tracker(orch)
             assert orch.app.updater is not None
-            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+            webhook = TelegramWebhook(settings.telegram_webhook_url) if (
+                settings.telegram_webhook_url) else None
+            if webhook is None:
+                await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
-                async with _http(orch):
+                async with _http(orch, webhook):
+                    if webhook is not None:  # once orch listens: Telegram sends at once
+                        await webhook.register(orch.app.bot)
                     yield orch
             finally:
-                await orch.app.updater.stop()
+                if orch.app.updater.running:
+                    await orch.app.updater.stop()
                 await orch.app.stop()
                 await orch.supervisor.stop()
     finally:
@@ -184,6 +193,15 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             await orch.tracker.aclose()
         await orch.queue.cache.aclose()
         await orch.db.close()
+
+
+def _polled_door(app: Application) -> Deliver:
+    """Where a webhook's update goes: the queue polled updates go through."""
+
+    async def deliver(update: dict[str, Any]) -> None:
+        await app.update_queue.put(Update.de_json(update, app.bot))
+
+    return deliver
 
 
 def _start_tracker(orch: Orch) -> None:
@@ -197,14 +215,15 @@ def _start_tracker(orch: Orch) -> None:
 
 
 @asynccontextmanager
-async def _http(orch: Orch) -> AsyncIterator[None]:
+async def _http(orch: Orch, webhook: TelegramWebhook | None) -> AsyncIterator[None]:
     """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
     settings = orch.settings
     if not settings.http_port:
         yield
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
-              *(orch.ops.routes() if orch.ops else ())]
+              *(orch.ops.routes() if orch.ops else ()),
+              *([webhook.route(_polled_door(orch.app))] if webhook else [])]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(app, settings.http_port):
