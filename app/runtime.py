@@ -18,10 +18,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
+from app.startup import StartupProgress, connect_telegram, open_database
 from app.telegram_webhook import Deliver, TelegramWebhook
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
@@ -34,11 +36,14 @@ from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
+from core.errors import OrchError
+from core.instance.lease import InstanceLease
+from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
-from core.jobs.loop import JobLoop
+from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -46,6 +51,7 @@ from core.queue_view import QueueService
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
+from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
@@ -98,11 +104,25 @@ class Orch:
     tracker: TrackerSync | None
     supervisor: Supervisor
     ops: Operations | None = None  # metrics and readiness
+    lease: InstanceLease | None = None  # one orch per database
+    startup: StartupProgress = field(default_factory=StartupProgress)
+    http_url: str | None = None  # where the HTTP face listens, once it does
+    webhook: TelegramWebhook | None = None  # Telegram's updates by webhook, not polling
+    # set when orch can no longer go on (its lease was taken): the CLI then exits 1
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings.db_path)
+    try:
+        return _build(settings, clock, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
@@ -128,8 +148,20 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
                if tracker_configured(settings) else None)
     ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
                            tracker)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, tracker, Supervisor(), ops)
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, tracker, Supervisor(), ops,
+                _lease(settings, clock, db, loop.owner))
+    ops.readiness.add("start-up", orch.startup.probe)
+    if settings.telegram_webhook_url:
+        orch.webhook = TelegramWebhook(settings.telegram_webhook_url)
+    return orch
+
+
+def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> InstanceLease:
+    """One orch per database; the lease's holder id is the job loop's owner id."""
+    host, pid = owner.split(":")[:2]
+    return InstanceLease(SqliteLeaseStore(db), clock, holder=owner, host=host, pid=int(pid),
+                         db_path=settings.db_path, is_alive=owner_alive)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -148,9 +180,11 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
-    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
-                   runner=SubprocessAgentRunner(clock), worktrees=worktrees,
-                   settings=settings, clock=clock, deps=deps)
+    runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
+                                   env_names=settings.agent_env, ledger=jobs)
+    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
+                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   owner=make_owner(), reaper=OrphanReaper(jobs))
     return engine, loop
 
 
@@ -162,37 +196,78 @@ def _cycle_alert(cycle: DependencyCycle) -> str:
 @asynccontextmanager
 async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                   ) -> AsyncIterator[Orch]:
-    """Start orch inside the current loop; stops everything cleanly on exit."""
+    """Start orch inside the current loop; stops everything cleanly on exit.
+
+    In order: the database (ConfigError if unusable), its lease (LeaseHeld if another
+    orch holds it), the HTTP face (so /readyz can tell), Telegram (ConfigError for a
+    refused token; retried while unreachable), then the work.
+    """
     orch = await assemble(settings, clock)
+    assert orch.lease is not None
     try:
-        async with orch.app:
-            await orch.app.bot.set_my_commands(COMMANDS)
-            await orch.notifier.resume()
-            orch.supervisor.spawn(orch.notifier.run(), "notifier")
-            await orch.app.start()
-            if settings.jobs_enabled:
-                orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
-            _start_tracker(orch)
-            assert orch.app.updater is not None
-            webhook = TelegramWebhook(settings.telegram_webhook_url) if (
-                settings.telegram_webhook_url) else None
-            if webhook is None:
-                await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+        await orch.lease.acquire()
+        orch.supervisor.spawn(_keep_lease(orch), "lease")
+        async with _http(orch):
             try:
-                async with _http(orch, webhook):
-                    if webhook is not None:  # once orch listens: Telegram sends at once
-                        await webhook.register(orch.app.bot)
-                    yield orch
+                await connect_telegram(orch.app.bot, orch.startup, clock)
+                async with orch.app:
+                    await _start(orch, poll_timeout)
+                    orch.startup.done()
+                    try:
+                        yield orch
+                    finally:
+                        await _stop(orch)
             finally:
-                if orch.app.updater.running:
-                    await orch.app.updater.stop()
-                await orch.app.stop()
-                await orch.supervisor.stop()
+                await orch.app.bot.shutdown()
     finally:
-        if orch.tracker:
-            await orch.tracker.aclose()
-        await orch.queue.cache.aclose()
-        await orch.db.close()
+        await orch.supervisor.stop()
+        await _close(orch)
+
+
+async def _start(orch: Orch, poll_timeout: int) -> None:
+    await orch.app.bot.set_my_commands(COMMANDS)
+    await orch.notifier.resume()
+    orch.supervisor.spawn(orch.notifier.run(), "notifier")
+    await orch.app.start()
+    if orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
+    _start_tracker(orch)
+    assert orch.app.updater is not None
+    if orch.webhook is not None:  # the HTTP face listens already: Telegram sends at once
+        await orch.webhook.register(orch.app.bot)
+    else:
+        await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+
+
+async def _stop(orch: Orch) -> None:
+    assert orch.app.updater is not None
+    if orch.tracker:
+        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
+    if orch.app.updater.running:
+        await orch.app.updater.stop()
+    await orch.app.stop()
+    await orch.supervisor.stop()
+
+
+async def _close(orch: Orch) -> None:
+    if orch.lease is not None:
+        try:
+            await orch.lease.release()
+        except Exception:
+            log.exception("could not release the database lease")  # it expires on its own
+    if orch.tracker:
+        await orch.tracker.aclose()
+    await orch.queue.cache.aclose()
+    await orch.db.close()
+
+
+async def _keep_lease(orch: Orch) -> None:
+    assert orch.lease is not None
+    try:
+        await orch.lease.keep()
+    except OrchError as exc:
+        log.error("stopping: %s", exc)
+        orch.lost.set()
 
 
 def _polled_door(app: Application) -> Deliver:
@@ -215,16 +290,19 @@ def _start_tracker(orch: Orch) -> None:
 
 
 @asynccontextmanager
-async def _http(orch: Orch, webhook: TelegramWebhook | None) -> AsyncIterator[None]:
-    """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
+async def _http(orch: Orch) -> AsyncIterator[None]:
+    """The HTTP face (health, readiness, API, webhooks) when ORCH_HTTP_PORT is set; every
+    request body is bounded by ORCH_HTTP_MAX_BODY_BYTES."""
     settings = orch.settings
     if not settings.http_port:
         yield
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
               *(orch.ops.routes() if orch.ops else ()),
-              *([webhook.route(_polled_door(orch.app))] if webhook else [])]
+              *([orch.webhook.route(_polled_door(orch.app))] if orch.webhook else [])]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
-    async with serve_http(app, settings.http_port):
+    async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
+                          host=settings.http_host) as url:
+        orch.http_url = url
         yield

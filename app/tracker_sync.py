@@ -5,8 +5,10 @@ end-to-end tests all build it here."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -17,15 +19,15 @@ from app.webhook_routes import tracker_webhook_route
 from core.clock import Clock
 from core.config import Settings
 from core.pipeline.service import PipelineService
-from core.ports import DependencySink, NotifierHub
+from core.ports import DeliveryLog, DependencySink, NotifierHub
 from core.queue_view import QueueService
 from core.sync.config import SyncConfig
-from core.sync.deliveries import DeliveryDedup
 from core.sync.kind import TrackerConnection, TrackerKind
 from core.sync.reconciler import Reconciler
 from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
 from storage.database import Database
+from storage.instance import SqliteDeliveryLog
 from storage.tracker_items import SqliteSyncStore
 
 JOB_NAME = "tracker-reconcile"
@@ -39,12 +41,21 @@ class TrackerSync:
     connection: TrackerConnection
     states: StatesCache
     reconciler: Reconciler
-    dedup: DeliveryDedup
+    deliveries: DeliveryLog
+    clock: Clock
+    # reconcile ticks in flight: PTB shields a job and waits for it on stop, so a tick
+    # hanging on the tracker would hold a shutdown for as long as the tracker hangs
+    ticks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
-        return [tracker_webhook_route(self.reconciler, self.connection.webhooks, self.dedup,
-                                      tracker=self.name)]
+        return [tracker_webhook_route(self.reconciler, self.connection.webhooks,
+                                      self.deliveries, self.clock, tracker=self.name)]
+
+    def cancel_ticks(self) -> None:
+        """Stop the reconcile ticks in flight (at shutdown: nothing waits on the tracker)."""
+        for tick in list(self.ticks):
+            tick.cancel()
 
     async def aclose(self) -> None:
         await self.connection.close()
@@ -80,7 +91,7 @@ def build_tracker_sync(
         meter=conn.meter, budget=conn.budget)
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
-    return TrackerSync(kind.name, conn, states, reconciler, DeliveryDedup())
+    return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
 
 def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
@@ -92,9 +103,14 @@ def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: Tra
         raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
 
     async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        report = await sync.reconciler.tick()  # never raises; its report is in /queue
-        if on_tick is not None:
-            on_tick(report)
+        # never raises; its report is in /queue. Cancelled only by a stop (cancel_ticks).
+        tick = asyncio.ensure_future(sync.reconciler.tick())
+        sync.ticks.add(tick)
+        tick.add_done_callback(sync.ticks.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            report = await tick
+            if on_tick is not None:
+                on_tick(report)
 
     return app.job_queue.run_repeating(
         reconcile, interval=interval_s, first=first_s, name=JOB_NAME,

@@ -127,7 +127,7 @@ class QueueService:
         self._gated = revisions is not None
         self.cache = SectionCache(revisions or _NoRevisions(), clock, on_status)
         self._explainers: list[WaitExplainer] = []
-        self._watches = PIPELINE_WATCHES
+        self._watches: tuple[str, ...] = PIPELINE_WATCHES
         self._blocks: list[Callable[[Mapping[str, Any], datetime], QueueBlock | None]] = []
         self.cache.add(self._pipeline_section())
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import parse_iso, utc_iso
+from core.jobs.agents import AgentProcess
 from core.jobs.model import (
     Claim,
     ClaimLimits,
@@ -147,6 +148,21 @@ class SqliteJobStore:
         async with self._db.transaction() as tx:
             rows = await tx.fetch_all(Q["sweep_runs"], params)
             return [await _requeue(tx, row, reason, at) for row in rows]
+
+    # --- ProcessLedger, OpenProcesses ----------------------------------------------------
+
+    async def record_process(self, run_id: int, process: AgentProcess) -> None:
+        params = {"id": run_id, "group": process.group, "started": process.started}
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["record_process"], params)
+
+    async def abandoned_processes(
+        self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]
+    ) -> Sequence[tuple[int, str, AgentProcess]]:
+        params = {"owner": owner, "cutoff": utc_iso(cutoff), "dead": json.dumps(list(dead_owners))}
+        rows = await self._db.fetch_all(Q["abandoned_processes"], params)
+        return [(row["id"], row["owner"],
+                 AgentProcess(row["process_group"], row["process_started"])) for row in rows]
 
     # --- JobStats ---------------------------------------------------------------------
 

@@ -13,21 +13,29 @@ the same contract suites (tests/contracts/).
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
 | jobs    | JobStore, RunStore, JobStats                                 |
-| agents  | AgentRunner, Worktrees                                       |
+| agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
+| instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
-| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
+| sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
 | queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
 |         | RevisionSource                                               |
 """
 
 from __future__ import annotations
 
-from core.ports.agents import AgentRunner, Worktrees
+from core.ports.agents import (
+    AgentRunner,
+    OpenProcesses,
+    ProcessLedger,
+    Reaper,
+    Worktrees,
+)
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.notify import Notifier, NotifierHub
@@ -38,7 +46,7 @@ from core.ports.queue import (
     RevisionSource,
     WaitExplainer,
 )
-from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
     StatesSource,
@@ -53,6 +61,7 @@ __all__ = [
     "AgentRunner",
     "Applied",
     "Clock",
+    "DeliveryLog",
     "DependencyEdges",
     "DependencyProgress",
     "DependencySink",
@@ -61,13 +70,17 @@ __all__ = [
     "ItemRecords",
     "JobStats",
     "JobStore",
+    "LeaseStore",
     "LessonStore",
     "LessonsFeed",
     "Notifier",
     "NotifierHub",
+    "OpenProcesses",
     "OpenTasks",
+    "ProcessLedger",
     "QueueBlockSource",
     "QueueSectionView",
+    "Reaper",
     "ReconcileHints",
     "RevisionSource",
     "RunStore",

@@ -94,6 +94,19 @@ WHERE status IN ('pending', 'running')
   AND (started_at < :cutoff OR owner IN (SELECT value FROM json_each(:dead)))
 RETURNING id, job_id, task_id
 
+-- name: abandoned_processes
+-- The runs sweep_runs would fail, with their agents' process groups, to kill first.
+SELECT id, owner, process_group, process_started FROM runs
+WHERE status IN ('pending', 'running')
+  AND process_group IS NOT NULL
+  AND owner != :owner
+  AND (started_at < :cutoff OR owner IN (SELECT value FROM json_each(:dead)))
+ORDER BY id
+
+-- name: record_process
+UPDATE runs SET process_group = :group, process_started = :started
+WHERE id = :id AND status IN ('pending', 'running')
+
 -- name: requeue_swept_job
 -- Guarded by status: a job goes back to the queue once, however often it is swept.
 UPDATE jobs SET status = 'queued', not_before = :at, owner = NULL, last_error = :reason,

@@ -73,7 +73,7 @@ async def test_ready_while_all_is_well(team: Team) -> None:
         health = await client.get("/healthz")
     assert answer.status_code == 200, answer.json()
     assert answer.json()["ready"] is True and answer.json()["failing"] == []
-    assert set(answer.json()["checks"]) == {"database", "telegram", "outbox"}
+    assert set(answer.json()["checks"]) == {"start-up", "database", "telegram", "outbox"}
     assert health.status_code == 200
 
 
