@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
 from telegram.ext import Application
 
 from app.body_limit import BodyLimit
@@ -25,7 +24,6 @@ from app.merge_wiring import MergeWiring, build_merge, forge_configured, setting
 from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
 from app.startup import StartupProgress, connect_telegram, open_database
-from app.telegram_webhook import Deliver, TelegramWebhook
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -109,7 +107,6 @@ class Orch:
     lease: InstanceLease | None = None  # one orch per database
     startup: StartupProgress = field(default_factory=StartupProgress)
     http_url: str | None = None  # where the HTTP face listens, once it does
-    webhook: TelegramWebhook | None = None  # Telegram's updates by webhook, not polling
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
@@ -163,8 +160,6 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
                 _lease(settings, clock, db, loop.owner))
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
-    if settings.telegram_webhook_url:
-        orch.webhook = TelegramWebhook(settings.telegram_webhook_url)
     return orch
 
 
@@ -262,18 +257,14 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
         orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
                               "merge-gate")
     assert orch.app.updater is not None
-    if orch.webhook is not None:  # the HTTP face listens already: Telegram sends at once
-        await orch.webhook.register(orch.app.bot)
-    else:
-        await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+    await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
 
 
 async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
     if orch.tracker:
         orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
-    if orch.app.updater.running:
-        await orch.app.updater.stop()
+    await orch.app.updater.stop()
     await orch.app.stop()
     await orch.supervisor.stop()
 
@@ -301,15 +292,6 @@ async def _keep_lease(orch: Orch) -> None:
         orch.lost.set()
 
 
-def _polled_door(app: Application) -> Deliver:
-    """Where a webhook's update goes: the queue polled updates go through."""
-
-    async def deliver(update: dict[str, Any]) -> None:
-        await app.update_queue.put(Update.de_json(update, app.bot))
-
-    return deliver
-
-
 def _start_tracker(orch: Orch) -> None:
     """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
     if orch.tracker is None:
@@ -330,8 +312,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
               *(orch.ops.routes() if orch.ops else ()),
-              *(orch.merge.routes() if orch.merge else ()),
-              *([orch.webhook.route(_polled_door(orch.app))] if orch.webhook else [])]
+              *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
