@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from telegram import WebhookInfo
 
 from app.http_server import serve_asgi
-from app.telegram_webhook import PATH, TelegramWebhook
+from app.telegram_webhook import PATH, TelegramWebhook, describe
 
 
 async def test_only_the_secret_lets_an_update_through() -> None:
@@ -32,3 +34,12 @@ async def test_only_the_secret_lets_an_update_through() -> None:
     assert (webhook.received, webhook.refused) == (1, 1)
     assert webhook.secret not in repr(webhook)
     assert len(webhook.secret) >= 32 and TelegramWebhook("u").secret != webhook.secret
+
+
+def test_doctor_describes_the_webhook_as_telegram_sees_it() -> None:
+    assert describe(WebhookInfo("", False, 3)) == "no webhook (orch polls)"
+    failing = WebhookInfo("https://orch.example.com/hooks/telegram", False, 2,
+                          last_error_date=datetime(2026, 11, 27, 9, 30, tzinfo=UTC),
+                          last_error_message="Connection refused")
+    assert describe(failing) == ("webhook https://orch.example.com/hooks/telegram · 2 pending"
+                                 " · last error 2026-11-27 09:30 UTC: Connection refused")
