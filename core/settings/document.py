@@ -233,6 +233,14 @@ def _pipeline_from(rows: Any, source: str) -> Pipeline:
         raise ConfigFileError(source, "pipeline.stages", "expected a non-empty list of tables")
     specs = [StageSpec(row["name"], role=row.get("role"), gates=tuple(row.get("gates", ())),
                        rollback_to=row.get("rollback_to")) for row in rows]
+    names = [spec.name for spec in specs]
+    for index, spec in enumerate(specs):
+        earlier = [QUEUED, *names[:index]]
+        if spec.rollback_to is not None and spec.rollback_to not in earlier:
+            raise ConfigFileError(source, f"pipeline.stages[{index}].rollback_to",
+                                  f"names '{spec.rollback_to}', not an earlier stage"
+                                  + (did_you_mean(spec.rollback_to, earlier)
+                                     or f" (earlier: {', '.join(earlier)})"))
     if specs[0].name != QUEUED:
         specs.insert(0, StageSpec(QUEUED))
     if specs[-1].name != DONE:
