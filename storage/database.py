@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -221,10 +221,10 @@ class Database:
         loop for work that would otherwise cross to the thread once per statement (the
         claim). `fn` must be quick and must not touch the transaction itself."""
         async with self._lock, _translated():
-            # aiosqlite's own hop to its thread (untyped): one call, not one per statement
-            result = await self._conn._execute(  # type: ignore[no-untyped-call]
+            # aiosqlite's own one-hop runner; it is untyped
+            result: T = await self._conn._execute(  # type: ignore[no-untyped-call]
                 _in_transaction, self._conn._conn, fn)
-            return cast(T, result)
+            return result
 
 
 def _probe(path: str) -> None:
