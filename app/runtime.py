@@ -19,7 +19,8 @@ from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
+from app.scheduler import scheduler_of
+from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
@@ -36,6 +37,7 @@ from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
 from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
@@ -172,9 +174,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             await orch.notifier.resume()
             orch.supervisor.spawn(orch.notifier.run(), "notifier")
             await orch.app.start()
-            if settings.jobs_enabled:
-                orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
-            _start_tracker(orch)
+            _pace(orch)
             assert orch.app.updater is not None
             await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
             try:
@@ -182,21 +182,27 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                     yield orch
             finally:
                 await orch.app.updater.stop()
-                await orch.app.stop()
+                await orch.app.stop()  # the scheduler stops with it: no step starts after
                 await orch.supervisor.stop()
+                await orch.loop.stop()  # running agents stop; their runs stay for the sweep
     finally:
         if orch.tracker:
             await orch.tracker.aclose()
         await orch.db.close()
 
 
-def _start_tracker(orch: Orch) -> None:
-    """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.tracker is None:
-        return
-    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
-    if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s)
+def _pace(orch: Orch) -> None:
+    """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
+    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    scheduler = scheduler_of(orch.app)
+    settings = orch.settings
+    if settings.jobs_enabled:
+        jobs = Pacer(scheduler, orch.loop.tick, name="jobs",
+                     interval_s=settings.job_poll_interval_s, first=orch.loop.start)
+        orch.engine.wake = orch.loop.wake = jobs.poke
+        jobs.start()
+    if orch.tracker is not None:
+        pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s)
 
 
 @asynccontextmanager

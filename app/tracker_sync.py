@@ -1,22 +1,21 @@
 """The tracker sync as the running process holds it: built from the configured tracker's
-kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
-supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+kind (app/trackers.py), paced on the one scheduler (PTB's JobQueue), its webhook route
+served by the HTTP app. `orch run`, the demo and the
 end-to-end tests all build it here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.routing import BaseRoute
-from telegram.ext import Application, CallbackContext, Job
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
 from core.clock import Clock
 from core.config import Settings
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
-from core.ports import DependencySink, NotifierHub
+from core.ports import DependencySink, NotifierHub, Scheduler
 from core.queue_view import QueueService
 from core.sync.config import SyncConfig
 from core.sync.deliveries import DeliveryDedup
@@ -81,15 +80,17 @@ def build_tracker_sync(
     return TrackerSync(kind.name, conn, states, reconciler, DeliveryDedup())
 
 
-def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
-                       interval_s: float, *, first_s: float = 1.0) -> Job[Any]:
-    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one."""
-    if app.job_queue is None:
-        raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
-
-    async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        await sync.reconciler.tick()  # never raises; its report is in the /queue block
-
-    return app.job_queue.run_repeating(
-        reconcile, interval=interval_s, first=first_s, name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True})
+def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float) -> list[Pacer]:
+    """The sync's background work on the one scheduler: prompt work (webhook hints and
+    write-backs) whenever there is some, and a reconcile tick every `interval_s` (none
+    when 0: webhooks and full resyncs only). A tick never raises; its report is in the
+    /queue block."""
+    work = Pacer(scheduler, sync.reconciler.work_off, name=f"{sync.name}-work")
+    sync.reconciler.wake = work.poke
+    pacers = [work]
+    if interval_s > 0:
+        pacers.append(Pacer(scheduler, sync.reconciler.tick, name=JOB_NAME,
+                            interval_s=interval_s))
+    for pacer in pacers:
+        pacer.start()
+    return pacers

@@ -20,6 +20,7 @@ the same contract suites (tests/contracts/).
 |         | TrackerWebhooks                                              |
 | sync    | ItemRecords, SyncCursors, ReconcileHints                      |
 | queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.notify import Notifier, NotifierHub
 from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.schedule import Scheduler
 from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
@@ -62,6 +64,7 @@ __all__ = [
     "QueueBlockSource",
     "ReconcileHints",
     "RunStore",
+    "Scheduler",
     "StatesSource",
     "SyncCursors",
     "SyncStore",
