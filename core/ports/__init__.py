@@ -4,8 +4,8 @@ One module per port family; each port has 1–6 methods. Composites (`Tracker`,
 `DependencyStore`, `SyncStore`) join two ports for the adapter that implements both.
 Port modules import only value types, and those only for type checking, so any module
 may import `core.ports` without a cycle. Real adapters live in storage/ (SQLite),
-core/integrations/ (Plane, git, agents) and bot/ (Telegram); fakes in tests/fakes/ pass
-the same contract suites (tests/contracts/).
+core/integrations/ (Plane, git, agents), app/ (the scheduler) and bot/ (Telegram); fakes
+in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract.py).
 
 | family  | ports                                                        |
 | ------- | ------------------------------------------------------------ |
