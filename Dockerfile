@@ -13,7 +13,8 @@ RUN pip install --no-cache-dir .
 RUN useradd --create-home orch && mkdir -p /data && chown orch /data
 USER orch
 # the database, clones and run logs live in the volume; the HTTP face serves /healthz
-ENV ORCH_DB_PATH=/data/orch.db ORCH_REPOS_DIR=/data/repos ORCH_HTTP_PORT=8080
+# on every interface of the container (orch alone listens on loopback by default)
+ENV ORCH_DB_PATH=/data/orch.db ORCH_REPOS_DIR=/data/repos ORCH_HTTP_PORT=8080 ORCH_HTTP_HOST=0.0.0.0
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

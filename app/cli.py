@@ -11,9 +11,11 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Coroutine, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from app import logs
 from app.doctor import doctor
@@ -23,6 +25,7 @@ from app.init import init
 from core.clock import SystemClock
 from core.config import Settings
 from core.errors import ConfigError, OrchError
+from core.instance.lease import LeaseHeld
 from core.settings.checks import load
 from core.settings.show import secrets_of
 
@@ -30,6 +33,7 @@ __all__ = ["doctor", "main", "run"]
 
 SETTINGS_DOC = "docs/settings.md"
 GETTING_STARTED = "docs/getting-started.md"
+SHUTDOWN_DEADLINE_S = 9.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,22 +96,66 @@ def version() -> str:
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM. A signal during start-up (Telegram still unreachable,
+    say) ends it at once: start-up is cancelled and everything opened so far is closed.
+    Start-up failures that are configuration (a refused token, an unusable database, a
+    database another orch holds) are one line and exit 2."""
     from app.runtime import running
 
     logs.configure(settings.log_level, secrets_of(settings))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    stop, serving = asyncio.Event(), asyncio.Event()
+    main_task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        _exit_if_still_running_after(SHUTDOWN_DEADLINE_S)
+        if not serving.is_set() and main_task is not None:
+            main_task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        asyncio.get_running_loop().add_signal_handler(sig, on_signal)
+    redact = logs.RedactSecrets(secrets_of(settings)).redact
     try:
-        async with running(settings, SystemClock()):
-            await stop.wait()
-    except OrchError as exc:
-        print(f"orch: {logs.RedactSecrets(secrets_of(settings)).redact(str(exc))}",
+        async with running(settings, SystemClock()) as orch:
+            serving.set()
+            await _first(stop.wait(), orch.lost.wait())
+            lost = orch.lost.is_set()
+    except asyncio.CancelledError:
+        return 0 if stop.is_set() else 1
+    except (ConfigError, LeaseHeld) as exc:
+        print(redact(f"orch: {exc.line if isinstance(exc, ConfigError) else exc}"),
               file=sys.stderr)
+        return 2
+    except OrchError as exc:
+        print(f"orch: {redact(str(exc))}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if lost else 0
+
+
+def _exit_if_still_running_after(seconds: float) -> None:
+    """The last resort behind a clean stop: whatever hangs, orch is gone within 10 s.
+    Its agents die with it (their guards), its open runs are swept at the next start."""
+
+    def too_slow() -> None:
+        print(f"orch: still stopping after {seconds:g} s; exiting now", file=sys.stderr,
+              flush=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, too_slow)
+    timer.daemon = True
+    timer.start()
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import asyncio
 from app import logs
 from core.clock import SystemClock
 from core.config import Settings
-from core.errors import OrchError
+from core.errors import ConfigError, OrchError
 from core.settings.checks import gaps, missing_required
 from core.settings.show import listing, secrets_of
 
@@ -48,8 +48,16 @@ def print_settings(settings: Settings) -> None:
 
 
 async def _check_database(settings: Settings) -> bool:
+    from app.startup import database_problem, lease_line, unusable_database
     from storage.inspect import inspect_database
 
+    problem = database_problem(settings.db_path)
+    if problem is not None:  # the very line `orch run` stops with
+        print(f"orch: {unusable_database(settings.db_path, problem).line}")
+        return False
+    held = await asyncio.to_thread(lease_line, settings.db_path)
+    if held:
+        print(held)
     try:
         report = await asyncio.to_thread(inspect_database, settings.db_path)
     except OrchError as exc:
@@ -60,23 +68,21 @@ async def _check_database(settings: Settings) -> bool:
 
 
 async def _check_telegram(settings: Settings) -> bool:
+    """As `orch run` starts: a refused token is the same one line; unreachable is said."""
     from telegram import Bot
-    from telegram.error import InvalidToken, TelegramError
 
+    from app.startup import check_telegram
     from bot.app import api_base
 
     redact = logs.RedactSecrets(secrets_of(settings)).redact
+    bot = Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url))
     try:
-        async with Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url)) as b:
-            me = b.bot
-    except InvalidToken:
-        print("telegram: FAILED (the token was refused)")
+        line = await check_telegram(bot)
+    except ConfigError as exc:
+        print(redact(f"orch: {exc.line}"))
         return False
-    except TelegramError as exc:
-        print(f"telegram: FAILED ({redact(str(exc))})")
-        return False
-    print(f"telegram: ok (@{me.username})")
-    return True
+    print(redact(line))
+    return line.startswith("telegram: ok")
 
 
 async def _check_plane(settings: Settings) -> bool:

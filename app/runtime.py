@@ -17,9 +17,13 @@ from typing import Any
 
 from telegram.ext import Application
 
+from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
+from app.operations import Operations, build_operations
+from app.queue_summary import build_queue
 from app.scheduler import scheduler_of
+from app.startup import StartupProgress, connect_telegram, open_database
 from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -27,15 +31,18 @@ from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
 from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
+from core.errors import OrchError
+from core.instance.lease import InstanceLease
+from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
-from core.jobs.loop import JobLoop
-from core.jobs.view import JobQueueView
+from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
 from core.pacer import Pacer
 from core.pipeline.service import PipelineService
@@ -44,6 +51,7 @@ from core.queue_view import QueueService
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
+from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
@@ -95,18 +103,33 @@ class Orch:
     loop: JobLoop
     tracker: TrackerSync | None
     supervisor: Supervisor
+    ops: Operations | None = None  # metrics and readiness
+    lease: InstanceLease | None = None  # one orch per database
+    startup: StartupProgress = field(default_factory=StartupProgress)
+    http_url: str | None = None  # where the HTTP face listens, once it does
+    # set when orch can no longer go on (its lease was taken): the CLI then exits 1
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings.db_path)
+    try:
+        return _build(settings, clock, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock)
+    calls = TelegramCalls(clock)
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
-                         rate_limiter=settings.telegram_rate_limiter)
+                         rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
     notifier = _notifier(settings, clock, db, tasks, app, codec)
     hub.subscribe(notifier)
@@ -117,13 +140,25 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
         on_waits_changed=notifier.refresh)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps)
     hub.subscribe(engine)
-    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, tracker, Supervisor())
+    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, tracker, Supervisor(), ops,
+                _lease(settings, clock, db, loop.owner))
+    ops.readiness.add("start-up", orch.startup.probe)
+    return orch
+
+
+def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> InstanceLease:
+    """One orch per database; the lease's holder id is the job loop's owner id."""
+    host, pid = owner.split(":")[:2]
+    return InstanceLease(SqliteLeaseStore(db), clock, holder=owner, host=host, pid=int(pid),
+                         db_path=settings.db_path, is_alive=owner_alive)
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -142,20 +177,12 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
-    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
-                   runner=SubprocessAgentRunner(clock), worktrees=worktrees,
-                   settings=settings, clock=clock, deps=deps)
+    runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
+                                   env_names=settings.agent_env, ledger=jobs)
+    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
+                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   owner=make_owner(), reaper=OrphanReaper(jobs))
     return engine, loop
-
-
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
-             deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
-    for source in (jobs, notifier, journal):
-        queue.add_source(source)
-    queue.add_explainer(jobs)
-    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -166,29 +193,73 @@ def _cycle_alert(cycle: DependencyCycle) -> str:
 @asynccontextmanager
 async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                   ) -> AsyncIterator[Orch]:
-    """Start orch inside the current loop; stops everything cleanly on exit."""
+    """Start orch inside the current loop; stops everything cleanly on exit.
+
+    In order: the database (ConfigError if unusable), its lease (LeaseHeld if another
+    orch holds it), the HTTP face (so /readyz can tell), Telegram (ConfigError for a
+    refused token; retried while unreachable), then the work.
+    """
     orch = await assemble(settings, clock)
+    assert orch.lease is not None
     try:
-        async with orch.app:
-            await orch.app.bot.set_my_commands(COMMANDS)
-            await orch.notifier.resume()
-            orch.supervisor.spawn(orch.notifier.run(), "notifier")
-            await orch.app.start()
-            _pace(orch)
-            assert orch.app.updater is not None
-            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+        await orch.lease.acquire()
+        orch.supervisor.spawn(_keep_lease(orch), "lease")
+        async with _http(orch):
             try:
-                async with _http(orch):
-                    yield orch
+                await connect_telegram(orch.app.bot, orch.startup, clock)
+                async with orch.app:
+                    await _start(orch, poll_timeout)
+                    orch.startup.done()
+                    try:
+                        yield orch
+                    finally:
+                        await _stop(orch)
             finally:
-                await orch.app.updater.stop()
-                await orch.app.stop()  # the scheduler stops with it: no step starts after
-                await orch.supervisor.stop()
-                await orch.loop.stop()  # running agents stop; their runs stay for the sweep
+                await orch.app.bot.shutdown()
     finally:
-        if orch.tracker:
-            await orch.tracker.aclose()
-        await orch.db.close()
+        await orch.supervisor.stop()
+        await _close(orch)
+
+
+async def _start(orch: Orch, poll_timeout: int) -> None:
+    await orch.app.bot.set_my_commands(COMMANDS)
+    await orch.notifier.resume()
+    orch.supervisor.spawn(orch.notifier.run(), "notifier")
+    await orch.app.start()
+    _pace(orch)
+    assert orch.app.updater is not None
+    await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+
+
+async def _stop(orch: Orch) -> None:
+    assert orch.app.updater is not None
+    for pacer in orch.pacers:
+        pacer.stop()  # a step hanging on a peer (the tracker) must not hold the shutdown
+    await orch.app.updater.stop()
+    await orch.app.stop()  # the scheduler stops with it: no step starts after
+    await orch.supervisor.stop()
+    await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
+
+
+async def _close(orch: Orch) -> None:
+    if orch.lease is not None:
+        try:
+            await orch.lease.release()
+        except Exception:
+            log.exception("could not release the database lease")  # it expires on its own
+    if orch.tracker:
+        await orch.tracker.aclose()
+    await orch.queue.cache.aclose()
+    await orch.db.close()
+
+
+async def _keep_lease(orch: Orch) -> None:
+    assert orch.lease is not None
+    try:
+        await orch.lease.keep()
+    except OrchError as exc:
+        log.error("stopping: %s", exc)
+        orch.lost.set()
 
 
 def _pace(orch: Orch) -> None:
@@ -200,20 +271,27 @@ def _pace(orch: Orch) -> None:
         jobs = Pacer(scheduler, orch.loop.tick, name="jobs",
                      interval_s=settings.job_poll_interval_s, first=orch.loop.start)
         orch.engine.wake = orch.loop.wake = jobs.poke
+        orch.pacers.append(jobs)
         jobs.start()
     if orch.tracker is not None:
-        pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s)
+        on_tick = orch.ops.metrics.observe_tick if orch.ops else None
+        orch.pacers += pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s,
+                                    on_tick=on_tick)
 
 
 @asynccontextmanager
 async def _http(orch: Orch) -> AsyncIterator[None]:
-    """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
+    """The HTTP face (health, readiness, API, webhooks) when ORCH_HTTP_PORT is set; every
+    request body is bounded by ORCH_HTTP_MAX_BODY_BYTES."""
     settings = orch.settings
     if not settings.http_port:
         yield
         return
-    routes = orch.tracker.routes() if orch.tracker else ()
+    routes = [*(orch.tracker.routes() if orch.tracker else ()),
+              *(orch.ops.routes() if orch.ops else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
-    async with serve_http(app, settings.http_port):
+    async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
+                          host=settings.http_host) as url:
+        orch.http_url = url
         yield

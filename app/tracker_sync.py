@@ -5,7 +5,8 @@ end-to-end tests all build it here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from starlette.routing import BaseRoute
 
@@ -15,14 +16,15 @@ from core.clock import Clock
 from core.config import Settings
 from core.pacer import Pacer
 from core.pipeline.service import PipelineService
-from core.ports import DependencySink, NotifierHub, Scheduler
+from core.ports import DeliveryLog, DependencySink, NotifierHub, Scheduler
 from core.queue_view import QueueService
 from core.sync.config import SyncConfig
-from core.sync.deliveries import DeliveryDedup
 from core.sync.kind import TrackerConnection, TrackerKind
 from core.sync.reconciler import Reconciler
+from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
 from storage.database import Database
+from storage.instance import SqliteDeliveryLog
 from storage.tracker_items import SqliteSyncStore
 
 JOB_NAME = "tracker-reconcile"
@@ -36,12 +38,20 @@ class TrackerSync:
     connection: TrackerConnection
     states: StatesCache
     reconciler: Reconciler
-    dedup: DeliveryDedup
+    deliveries: DeliveryLog
+    clock: Clock
+    pacers: list[Pacer] = field(default_factory=list)  # set by pace_tracker
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
-        return [tracker_webhook_route(self.reconciler, self.connection.webhooks, self.dedup,
-                                      tracker=self.name)]
+        return [tracker_webhook_route(self.reconciler, self.connection.webhooks,
+                                      self.deliveries, self.clock, tracker=self.name)]
+
+    def cancel_ticks(self) -> None:
+        """Stop the steps in flight and pace no more: PTB shields a job and waits for it
+        on stop, so a tick hanging on the tracker would otherwise hold a shutdown."""
+        for pacer in self.pacers:
+            pacer.stop()
 
     async def aclose(self) -> None:
         await self.connection.close()
@@ -77,20 +87,25 @@ def build_tracker_sync(
         meter=conn.meter, budget=conn.budget)
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
-    return TrackerSync(kind.name, conn, states, reconciler, DeliveryDedup())
+    return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
 
-def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float) -> list[Pacer]:
+def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float, *,
+                 on_tick: Callable[[TickReport], None] | None = None) -> list[Pacer]:
     """The sync's background work on the one scheduler: prompt work (webhook hints and
     write-backs) whenever there is some, and a reconcile tick every `interval_s` (none
-    when 0: webhooks and full resyncs only). A tick never raises; its report is in the
-    /queue block."""
+    when 0: webhooks and full resyncs only). A tick never raises; its report is in
+    /queue, and `on_tick` hears it (the metrics' tick durations)."""
     work = Pacer(scheduler, sync.reconciler.work_off, name=f"{sync.name}-work")
     sync.reconciler.wake = work.poke
-    pacers = [work]
+    sync.pacers.append(work)
     if interval_s > 0:
-        pacers.append(Pacer(scheduler, sync.reconciler.tick, name=JOB_NAME,
-                            interval_s=interval_s))
-    for pacer in pacers:
+        async def tick() -> None:
+            report = await sync.reconciler.tick()
+            if on_tick is not None:
+                on_tick(report)
+
+        sync.pacers.append(Pacer(scheduler, tick, name=JOB_NAME, interval_s=interval_s))
+    for pacer in sync.pacers:
         pacer.start()
-    return pacers
+    return sync.pacers

@@ -15,16 +15,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.clock import Clock
 from core.errors import InvalidDelivery, UnverifiedDelivery
-from core.ports import ReconcileHints, TrackerWebhooks
-from core.sync.deliveries import DeliveryDedup
+from core.ports import DeliveryLog, ReconcileHints, TrackerWebhooks
 
 log = logging.getLogger(__name__)
 
 
 def tracker_webhook_route(reconciler: ReconcileHints, webhooks: TrackerWebhooks,
-                          dedup: DeliveryDedup, *, tracker: str) -> Route:
-    """The route that turns verified, first-seen deliveries into reconcile hints."""
+                          deliveries: DeliveryLog, clock: Clock, *, tracker: str) -> Route:
+    """The route that turns verified, first-seen deliveries into reconcile hints. The
+    deliveries taken are remembered under the tracker's name, across restarts; the body
+    arrives already bounded by the HTTP app's BodyLimit."""
 
     async def receive(request: Request) -> Response:
         body = await request.body()
@@ -34,7 +36,7 @@ def tracker_webhook_route(reconciler: ReconcileHints, webhooks: TrackerWebhooks,
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         except InvalidDelivery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if not dedup.first_time(hint.delivery_id):
+        if not await deliveries.first_time(tracker, hint.delivery_id, clock.now()):
             return JSONResponse({"ok": True, "duplicate": True})
         queued = hint.item_id is not None and reconciler.hint(hint.project_id, hint.item_id)
         log.debug("%s delivery %s (%s): queued=%s", tracker, hint.delivery_id, hint.what,

@@ -139,6 +139,11 @@ class TelegramNotifier:
             self._resting.clear()
 
     @property
+    def pending(self) -> int:
+        """Cards and pushes waiting to be sent (the outbox's depth)."""
+        return len(self._dirty) + len(self._pushes) + len(self._alerts)
+
+    @property
     def idle(self) -> bool:
         """Nothing left to send."""
         return not (self._inbox or self._dirty or self._pushes or self._alerts)

@@ -92,12 +92,26 @@ class Settings:
     # HTTP
     http_port: int | None = setting(
         "ORCH_HTTP_PORT", None, INTEGER,
-        "serves /healthz, /hooks/plane and the /api/* endpoints", group=HTTP, low=1,
-        high=65535, shown_default="off")
+        "serves /healthz, /readyz, /metrics, /hooks/plane and the /api/* endpoints",
+        group=HTTP, low=1, high=65535, shown_default="off")
     api_token: str = setting(
         "ORCH_API_TOKEN", "", TEXT,
         "bearer token of /api/lessons and /api/queue (unset: they are disabled)",
         group=HTTP, secret=True)
+    http_host: str = setting(
+        "ORCH_HTTP_HOST", "127.0.0.1", TEXT,
+        "the address the HTTP face listens on (the Docker image sets 0.0.0.0)", group=HTTP)
+    http_max_body_bytes: int = setting(
+        "ORCH_HTTP_MAX_BODY_BYTES", 1_000_000, INTEGER,
+        "a larger request body is answered 413 without being read", group=HTTP, low=1)
+    ready_telegram_grace_s: float = setting(
+        "ORCH_READY_TELEGRAM_GRACE_S", 60.0, SECONDS,
+        "/readyz fails when Telegram's last call failed and none succeeded for this long",
+        group=HTTP, low=0)
+    ready_outbox_stuck_s: float = setting(
+        "ORCH_READY_OUTBOX_STUCK_S", 300.0, SECONDS,
+        "/readyz fails when messages wait this long while nothing is sent", group=HTTP,
+        low=1)
     # Plane
     plane_api_url: str = setting(
         "ORCH_PLANE_API_URL", "", URL,
@@ -164,6 +178,13 @@ class Settings:
     coverage_threshold: float = setting(
         "ORCH_COVERAGE_THRESHOLD", 80.0, NUMBER,
         "the coverage gate passes at this percentage or more", group=WORK, low=0, high=100)
+    agent_env: tuple[str, ...] = setting(
+        "ORCH_AGENT_ENV", (), NAMES,
+        "environment variables every agent may see besides PATH, HOME and LANG",
+        group=WORK, shown_default="none")
+    agent_result_max_bytes: int = setting(
+        "ORCH_AGENT_RESULT_MAX_BYTES", 1_000_000, INTEGER,
+        "a larger result file fails the run unread", group=WORK, low=1)
     agents: Mapping[str, AgentCommand] = field(default_factory=dict)
     pipeline: Pipeline = field(default_factory=lambda: Pipeline(DEFAULT_STAGES))
     # repo name → git remote URL (ORCH_CONFIG [repos]); a repo without one gets a local

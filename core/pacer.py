@@ -5,7 +5,9 @@ A service offers one step (a round of work that never raises on purpose) and say
 has news by calling `poke`. The pacer runs the step every `interval_s` (if any) and soon
 after a poke, never two at once: a poke that arrives during a step makes exactly one more
 step after it, and pokes that arrive together make one step. A step that raises is
-logged and counted; the pacing goes on.
+logged and counted; the pacing goes on. `stop` cancels the step in flight and paces no
+more: the scheduler may wait for a running job on its own stop (PTB shields jobs), and
+a step hanging on a peer must not hold a shutdown.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Pacer:
         self._queued = False  # a prompt run is scheduled and has not begun
         self._running = False
         self._again = False
+        self._stopped = False
+        self._inflight: asyncio.Future[object] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self.steps = 0
@@ -47,6 +51,8 @@ class Pacer:
 
     def poke(self) -> None:
         """There is news: step soon. Never blocks, never raises; cheap to call often."""
+        if self._stopped:
+            return
         self._idle.clear()
         if self._running:
             self._again = True
@@ -54,12 +60,21 @@ class Pacer:
             self._queued = True
             self._scheduler.soon(self._run, name=f"{self.name}-now")
 
+    def stop(self) -> None:
+        """Pace no more, and cancel the step in flight (its service sees a cancellation,
+        as at any stop)."""
+        self._stopped = True
+        if self._inflight is not None:
+            self._inflight.cancel()
+
     async def idle(self) -> None:
         """Until every step asked for so far has run (tests wait here instead of sleeping)."""
         await self._idle.wait()
 
     async def _run(self) -> None:
         self._queued = False
+        if self._stopped:
+            return
         if self._running:
             self._again = True
             return
@@ -69,7 +84,7 @@ class Pacer:
                 first, self._first = self._first, None
                 await self._guard(first)
             self._again = True
-            while self._again:
+            while self._again and not self._stopped:
                 self._again = False
                 await self._guard(self._step)
         finally:
@@ -78,9 +93,15 @@ class Pacer:
                 self._idle.set()
 
     async def _guard(self, step: Step) -> None:
+        self._inflight = inflight = asyncio.ensure_future(step())
         try:
-            await step()
+            await inflight
             self.steps += 1
+        except asyncio.CancelledError:
+            if not (self._stopped and inflight.cancelled()):
+                raise  # the scheduler's own job was cancelled: let it end
         except Exception:
             self.errors += 1
             log.exception("%s: a step failed; the next one runs as paced", self.name)
+        finally:
+            self._inflight = None

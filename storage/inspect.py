@@ -47,7 +47,7 @@ class DatabaseReport:
 
 def inspect_database(path: str) -> DatabaseReport:
     """Report on the database at `path`, read-only; StorageError when it is unreadable."""
-    latest = len(load_migrations())
+    latest = max(number for number, _, _ in load_migrations())  # numbers may have gaps
     file = Path(path)
     if not file.exists():
         folder = file.resolve().parent

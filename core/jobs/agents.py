@@ -89,6 +89,18 @@ class AgentResult:
         return None if value is None else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class AgentProcess:
+    """The process group a run's agent lives in, as recorded for a later orch to kill.
+
+    `started` is the group leader's start time (None where the system cannot tell); it
+    tells the group apart from an unrelated process that was given the same pid later.
+    """
+
+    group: int
+    started: int | None
+
+
 def outcome_for(exit_code: int | None, *, timed_out: bool, transient_exit_code: int) -> RunOutcome:
     """The outcome an exit code (or a timeout) means."""
     if timed_out or exit_code == transient_exit_code:

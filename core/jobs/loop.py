@@ -8,7 +8,8 @@ the stage engine inside `asyncio.shield`, so a stop arriving then cannot lose it
 
 A stop (cancellation) while an agent runs stops the agent and leaves its run open, as
 a crash would: the next start sweeps it to failed ("orch restarted during the run")
-and requeues its job exactly once. A run's owner is `host:pid:token`; at a sweep, an
+and requeues its job exactly once, after killing the run's recorded process group if it
+is still alive on this host (the `reaper`). A run's owner is `host:pid:token`; at a sweep, an
 open run of another owner counts as abandoned when that owner is on this host and its
 process is gone, or is this very process (an earlier loop: one loop per process), or
 when it started longer than `run_stale_after_s` ago.
@@ -36,7 +37,7 @@ from core.jobs.engine import StageEngine
 from core.jobs.model import RESTARTED, Claim, ClaimLimits
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Task
-from core.ports import AgentRunner, RunStore, Worktrees
+from core.ports import AgentRunner, Reaper, RunStore, Worktrees
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class JobLoop:
         owner: str | None = None,
         is_alive: Callable[[str], bool] = owner_alive,
         sweep_interval_s: float = 300.0,
+        reaper: Reaper | None = None,
     ) -> None:
         self._runs = runs
         self._engine = engine
@@ -112,6 +114,7 @@ class JobLoop:
         self._logs_dir = logs_dir or Path(settings.repos_dir) / "_logs"
         self.owner = owner or make_owner()
         self._is_alive = is_alive
+        self._reaper = reaper
         self._sweep_every = timedelta(seconds=sweep_interval_s)
         self._next_sweep = clock.now()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -170,6 +173,11 @@ class JobLoop:
         owners = await self._runs.open_run_owners()
         dead = [o for o in owners if o != self.owner and not self._is_alive(o)]
         cutoff = now - timedelta(seconds=self._settings.run_stale_after_s)
+        if self._reaper is not None:
+            # an abandoned agent may still be at work: it dies before its job is requeued
+            killed = await self._reaper.reap(owner=self.owner, cutoff=cutoff, dead_owners=dead)
+            if killed:
+                log.warning("killed %d agent process group(s) left by a dead orch", killed)
         swept = await self._runs.sweep_stale(
             owner=self.owner, cutoff=cutoff, dead_owners=dead, reason=RESTARTED, at=now)
         for item in swept:

@@ -201,6 +201,29 @@ class JobsOverview:
     running: tuple[RunningJob, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """Open jobs counted for /queue; they hold until `next_due` (a backoff ends)."""
+
+    running: int = 0
+    queued: int = 0
+    waiting_deps: int = 0
+    backoff: int = 0
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinePlace:
+    """Where a task's open job stands: running, waiting, or its place in the claim line."""
+
+    task_id: int
+    running: bool
+    not_before: datetime
+    transient_attempts: int
+    waits_for_deps: bool
+    position: int | None  # in claim order among jobs claimable now; None far down the line
+
+
 @dataclass
 class RetryPolicy:
     """Exponential backoff with jitter for transient failures; pure apart from `rng`.

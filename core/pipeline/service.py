@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 from core.clock import Clock
 from core.errors import IllegalTransition, StaleVersion, UnknownTask
 from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Move, Pipeline, Stage
 from core.pipeline.tasks import Actor, ChangeKind, Task, TaskEvent
-from core.ports import Applied, EventDraft, Notifier, TaskChange, TaskDraft, TaskStore
+from core.ports import (
+    Applied,
+    EventDraft,
+    Notifier,
+    OpenTasks,
+    TaskChange,
+    TaskDraft,
+    TaskStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +103,11 @@ class PipelineService:
 
     async def open_tasks(self) -> Sequence[Task]:
         return await self._store.list_open()
+
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        """Open tasks counted per stage, and the `per_stage` oldest of each (for /queue)."""
+        # both stores implement it beside the TaskStore port, which stays narrow
+        return await cast(OpenTasks, self._store).stage_digest(per_stage)
 
     async def approve(
         self,

@@ -13,27 +13,42 @@ in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
 | jobs    | JobStore, RunStore, JobStats                                 |
-| agents  | AgentRunner, Worktrees                                       |
+| agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
+| instance| LeaseStore                                                   |
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
-| sync    | ItemRecords, SyncCursors, ReconcileHints                      |
-| queue   | QueueBlockSource, WaitExplainer, OpenTasks                    |
+| sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
+| queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
+|         | RevisionSource                                               |
 | schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 """
 
 from __future__ import annotations
 
-from core.ports.agents import AgentRunner, Worktrees
+from core.ports.agents import (
+    AgentRunner,
+    OpenProcesses,
+    ProcessLedger,
+    Reaper,
+    Worktrees,
+)
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.notify import Notifier, NotifierHub
-from core.ports.queue import OpenTasks, QueueBlockSource, WaitExplainer
+from core.ports.queue import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
 from core.ports.schedule import Scheduler
-from core.ports.sync import ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
     StatesSource,
@@ -48,6 +63,7 @@ __all__ = [
     "AgentRunner",
     "Applied",
     "Clock",
+    "DeliveryLog",
     "DependencyEdges",
     "DependencyProgress",
     "DependencySink",
@@ -56,13 +72,19 @@ __all__ = [
     "ItemRecords",
     "JobStats",
     "JobStore",
+    "LeaseStore",
     "LessonStore",
     "LessonsFeed",
     "Notifier",
     "NotifierHub",
+    "OpenProcesses",
     "OpenTasks",
+    "ProcessLedger",
     "QueueBlockSource",
+    "QueueSectionView",
+    "Reaper",
     "ReconcileHints",
+    "RevisionSource",
     "RunStore",
     "Scheduler",
     "StatesSource",

@@ -1,13 +1,16 @@
-"""The agent ports: who runs an agent, and where it works."""
+"""The agent ports: who runs an agent, where it works, and what is kept of its processes
+so that none outlives the orch that started it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from core.config import AgentCommand
-    from core.jobs.agents import AgentRequest, AgentResult
+    from core.jobs.agents import AgentProcess, AgentRequest, AgentResult
     from core.pipeline.tasks import Task
 
 
@@ -31,4 +34,33 @@ class Worktrees(Protocol):
 
     async def prepare(self, task: Task) -> Path:
         """The task's git worktree on its branch, made if missing."""
+        ...
+
+
+class ProcessLedger(Protocol):
+    """Where a runner records the process group of a run as soon as it exists
+    (storage.jobs.SqliteJobStore)."""
+
+    async def record_process(self, run_id: int, process: AgentProcess) -> None:
+        """Remember the run's process group; a run already closed is left as it is."""
+        ...
+
+
+class OpenProcesses(Protocol):
+    """The process groups recorded for open runs (storage.jobs.SqliteJobStore)."""
+
+    async def abandoned_processes(
+        self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]
+    ) -> Sequence[tuple[int, str, AgentProcess]]:
+        """(run id, run owner, process) of each open run that `sweep_stale` with the
+        same arguments would fail, for runs with a recorded process group."""
+        ...
+
+
+class Reaper(Protocol):
+    """Kills what dead orchs left running (core.integrations.agents.processes)."""
+
+    async def reap(self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]) -> int:
+        """Kill the live process groups of the open runs that a sweep with the same
+        arguments fails; how many groups were signalled."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -11,11 +11,14 @@ if TYPE_CHECKING:
         Claim,
         ClaimLimits,
         Job,
+        JobCounts,
         JobDraft,
         JobsOverview,
         JobUpdate,
+        LinePlace,
         Run,
         RunEnd,
+        RunningJob,
         Swept,
     )
     from core.pipeline.stages import Stage
@@ -85,4 +88,17 @@ class JobStats(Protocol):
 
     async def overview(self, at: datetime, limits: ClaimLimits) -> JobsOverview:
         """Queued jobs in claim order and running jobs, for /queue."""
+        ...
+
+    async def counts(self, at: datetime, deps_enabled: bool) -> JobCounts:
+        """Every open job counted by what it does or waits for (one pass)."""
+        ...
+
+    async def places(self, task_ids: Collection[int], at: datetime,
+                     deps_enabled: bool) -> Sequence[LinePlace]:
+        """The open jobs of the given tasks (in their task's stage) and their places."""
+        ...
+
+    async def running(self) -> Sequence[RunningJob]:
+        """Running jobs with their run's attempt and start, oldest first."""
         ...

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from core.pipeline.tasks import Task
     from core.queue_view import QueueBlock
+    from core.summary.cache import Section
 
 
 class QueueBlockSource(Protocol):
@@ -18,8 +20,32 @@ class QueueBlockSource(Protocol):
         ...
 
 
+class RevisionSource(Protocol):
+    """Revision counters (storage.revisions: moved by triggers in the writing transaction)."""
+
+    async def read(self) -> Mapping[str, int]:
+        """Every counter by name, read together."""
+        ...
+
+
+class QueueSectionView(Protocol):
+    """Cached sections (core.summary.cache) and the block composed from their data when
+    /queue is shown (the jobs view: counts, and running jobs with their elapsed time)."""
+
+    def sections(self) -> Sequence[Section]:
+        """The sections to cache, each with what its revision watches."""
+        ...
+
+    def block(self, parts: Mapping[str, Any], now: datetime) -> QueueBlock | None:
+        """The block from the cached data of every section (by name), shown at `now`."""
+        ...
+
+
 class WaitExplainer(Protocol):
-    """Says, for tasks that are waiting for something other than a person, what it is."""
+    """Says, for tasks that are waiting for something other than a person, what it is.
+
+    Only the tasks /queue shows are asked. An answer may carry `until` (a datetime
+    attribute, see core.queue_view.Reasons): its reasons hold until then at most."""
 
     async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]:
         """For the given tasks that wait: task id → "waits for ORCH-3"."""
@@ -27,8 +53,9 @@ class WaitExplainer(Protocol):
 
 
 class OpenTasks(Protocol):
-    """The tasks /queue lists (the pipeline service)."""
+    """The tasks /queue lists: the pipeline service, or a task store (both stores have it
+    beside their TaskStore methods)."""
 
-    async def open_tasks(self) -> Sequence[Task]:
-        """Every task not done or cancelled, oldest first by time in stage."""
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        """Open tasks counted per stage, and the `per_stage` oldest of each stage."""
         ...

@@ -57,3 +57,12 @@ class ReconcileHints(Protocol):
     def hint(self, project_id: str | None, item_id: str) -> bool:
         """Queue a prompt reconcile of the item; never blocks. False if not queued."""
         ...
+
+
+class DeliveryLog(Protocol):
+    """Webhook deliveries already taken, per source (storage.instance.SqliteDeliveryLog):
+    a sender retries on network errors, and a restart must not make a retry look new."""
+
+    async def first_time(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """Record the delivery; True the first time `source` sends this id."""
+        ...

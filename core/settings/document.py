@@ -27,6 +27,8 @@ class AgentCommand:
     command: tuple[str, ...]
     timeout_s: float = 1800.0
     transient_exit_code: int = 75
+    # names of orch's environment variables this agent may see besides PATH, HOME, LANG
+    env: tuple[str, ...] = ()
 
 
 DEFAULT_STATE_NAMES: Mapping[str, str] = {
@@ -113,6 +115,10 @@ AGENT = Table({
     "timeout_s": Leaf("seconds > 0", _is_positive, "the run is killed after this long"),
     "transient_exit_code": Leaf("an integer", lambda v: type(v) is int,
                                 "an exit status meaning 'try again later' (75)"),
+    "env": Leaf("a list of variable names", lambda v: isinstance(v, list) and all(
+                    isinstance(n, str) and n.replace("_", "a").isalnum() and n.isascii()
+                    and not n[:1].isdigit() for n in v),
+                "more of orch's environment variables this agent may see"),
 }, required=("command",))
 
 SCHEMA = Table({
@@ -234,4 +240,4 @@ def _agent_from(table: Mapping[str, Any]) -> AgentCommand:
     command = table["command"]
     argv = tuple(command.split() if isinstance(command, str) else command)
     return AgentCommand(argv, float(table.get("timeout_s", 1800)),
-                        table.get("transient_exit_code", 75))
+                        table.get("transient_exit_code", 75), tuple(table.get("env", ())))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,10 +16,12 @@ from core.jobs.model import (
     Claim,
     ClaimLimits,
     Job,
+    JobCounts,
     JobDraft,
     JobsOverview,
     JobStatus,
     JobUpdate,
+    LinePlace,
     QueuedJob,
     Run,
     RunEnd,
@@ -144,6 +146,29 @@ class InMemoryJobStore:
         )
 
     # internals
+
+    async def counts(self, at: datetime, deps_enabled: bool) -> JobCounts:
+        view = await self.overview(at, ClaimLimits(0, deps_enabled=deps_enabled))
+        due = [q.not_before for q in view.queued if q.not_before > at]
+        return JobCounts(
+            len(view.running), len(view.queued), sum(q.waits_for_deps for q in view.queued),
+            sum(not q.waits_for_deps and q.not_before > at for q in view.queued),
+            min(due, default=None))
+
+    async def places(self, task_ids: Collection[int], at: datetime,
+                     deps_enabled: bool) -> Sequence[LinePlace]:
+        view = await self.overview(at, ClaimLimits(0, deps_enabled=deps_enabled))
+        ready = [q for q in view.queued if not q.waits_for_deps and q.not_before <= at]
+        places = [LinePlace(q.task_id, False, q.not_before, q.transient_attempts,
+                            q.waits_for_deps, ready.index(q) + 1 if q in ready else None)
+                  for q in view.queued]
+        places += [LinePlace(r.task_id, True, r.started_at, 0, False, None)
+                   for r in view.running]
+        return [p for p in places if p.task_id in task_ids]
+
+    async def running(self) -> Sequence[RunningJob]:
+        return (await self.overview(datetime.max, ClaimLimits(0))).running
+
     def _open(self, task_id: int) -> Job | None:
         return next((j for j in self._jobs.values()
                      if j.task_id == task_id and j.status in OPEN_JOB), None)

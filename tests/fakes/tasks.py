@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -92,6 +93,18 @@ class InMemoryTaskStore:
     async def list_open(self) -> Sequence[Task]:
         alive = [t for t in self._tasks.values() if t.stage not in TERMINAL]
         return sorted(alive, key=lambda t: (t.stage_entered_at, t.id))
+
+
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        alive = await self.list_open()
+        counts = Counter(t.stage for t in alive)
+        seen: Counter[str] = Counter()
+        oldest = []
+        for task in alive:
+            seen[task.stage] += 1
+            if seen[task.stage] <= per_stage:
+                oldest.append(task)
+        return dict(counts), oldest
 
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         own = [e for e in self._events if e.task_id == task_id]

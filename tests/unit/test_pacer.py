@@ -86,18 +86,19 @@ async def test_pokes_during_a_step_make_exactly_one_more(
 
 
 async def test_a_period_during_a_step_waits_instead_of_overlapping(steps: Steps) -> None:
-    gate = asyncio.Event()
+    gate, started = asyncio.Event(), asyncio.Event()
     entered: list[int] = []
 
     async def slow() -> None:
         entered.append(len(entered))
+        started.set()
         await gate.wait()
 
     scheduler = ManualScheduler()
     pacer = Pacer(scheduler, slow, name="loop", interval_s=10.0)
     pacer.start()
     first = asyncio.create_task(scheduler.run_soon())
-    await asyncio.sleep(0)
+    await started.wait()
     await scheduler.run_every()  # due while the first step still runs: noted, not run
     assert entered == [0]
     gate.set()
@@ -131,3 +132,25 @@ async def test_idle_waits_for_every_step_asked_for(
     await scheduler.run_soon()
     await asyncio.wait_for(waiting, 1)
     assert steps.runs == ["step"]
+
+
+async def test_stop_cancels_the_step_in_flight_and_paces_no_more(
+        scheduler: ManualScheduler) -> None:
+    started, runs = asyncio.Event(), []
+
+    async def hangs() -> None:
+        runs.append("hangs")
+        started.set()
+        await asyncio.Event().wait()  # a peer that never answers
+
+    pacer = Pacer(scheduler, hangs, name="loop", interval_s=10.0)
+    pacer.start()
+    running = asyncio.create_task(scheduler.run_soon())
+    await started.wait()
+
+    pacer.stop()
+    await asyncio.wait_for(running, 1)  # the scheduler's job ends: nothing holds a stop
+    pacer.poke()
+    await scheduler.run_every()
+
+    assert runs == ["hangs"] and pacer.errors == 0 and scheduler.queued == []
