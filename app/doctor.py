@@ -28,7 +28,7 @@ async def doctor(settings: Settings) -> int:
                 for name in missing_required(settings)]
     checks = [await _check_database(settings),
               await _check_telegram(settings) if settings.telegram_token else True,
-              await _check_plane(settings)]
+              await _check_plane(settings), await _check_forge(settings)]
     missing = required + gaps(settings)
     if missing:
         print("\nstill missing:")
@@ -83,6 +83,12 @@ async def _check_telegram(settings: Settings) -> bool:
         return False
     print(redact(line))
     return line.startswith("telegram: ok")
+
+
+async def _check_forge(settings: Settings) -> bool:
+    from app.merge_wiring import doctor_forge
+
+    return await doctor_forge(settings, print)
 
 
 async def _check_plane(settings: Settings) -> bool:

@@ -20,6 +20,7 @@ from telegram.ext import Application
 from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
+from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
 from app.operations import Operations, build_operations
 from app.queue_summary import build_queue
 from app.scheduler import scheduler_of
@@ -42,6 +43,7 @@ from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
+from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
 from core.pacer import Pacer
@@ -109,11 +111,14 @@ class Orch:
     http_url: str | None = None  # where the HTTP face listens, once it does
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    merge: MergeWiring | None = None  # the merge gate, when a forge is configured
     pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
+    if forge_configured(settings):
+        settings = settings_for_merge(settings)  # the merge stage runs the merge gate
     db = await open_database(settings.db_path)
     try:
         return _build(settings, clock, db)
@@ -138,10 +143,15 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
         SqliteDependencyStore(db), pipeline, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
-    engine, loop = _work(settings, clock, db, pipeline, journal, deps)
+    merge = (build_merge(settings, clock, db, pipeline, journal)
+             if forge_configured(settings) else None)
+    engine, loop = _work(settings, clock, db, pipeline, journal, deps,
+                         merge.checks if merge else {})
     hub.subscribe(engine)
     queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
     notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
+    if merge is not None:
+        _merge_hooks(merge, hub, engine, queue, notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
@@ -151,6 +161,7 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
                 journal, deps, engine, loop, tracker, Supervisor(), ops,
                 _lease(settings, clock, db, loop.owner))
     ops.readiness.add("start-up", orch.startup.probe)
+    orch.merge = merge
     return orch
 
 
@@ -170,12 +181,14 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-          journal: LessonJournal, deps: DependencyService) -> tuple[StageEngine, JobLoop]:
+          journal: LessonJournal, deps: DependencyService,
+          forge_checks: dict[str, GateCheck]) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
-                         on_retries_spent=journal.on_retries_spent)
+                         on_retries_spent=journal.on_retries_spent,
+                         checks={**QG_CHECKS, **forge_checks})
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
                                    env_names=settings.agent_env, ledger=jobs)
@@ -183,6 +196,19 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                    worktrees=worktrees, settings=settings, clock=clock, deps=deps,
                    owner=make_owner(), reaper=OrphanReaper(jobs))
     return engine, loop
+
+
+def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
+                 queue: QueueService, notifier: TelegramNotifier) -> None:
+    """The merge worker hears every change, wakes the engine after a merge, and says on
+    cards and in /queue who holds which lease and which PR a task lives in."""
+    worker = merge.worker
+    hub.subscribe(worker)
+    worker.on_merged = engine.touch
+    worker.on_waits_changed = notifier.refresh
+    queue.add_source(worker, name="merge lease", watches=("merge",))
+    queue.add_explainer(worker, watches=("merge",))
+    notifier.add_card_note(worker.card_note)  # the PR link; the wait comes with queue.why
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -227,6 +253,9 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     orch.supervisor.spawn(orch.notifier.run(), "notifier")
     await orch.app.start()
     _pace(orch)
+    if orch.merge is not None and orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
+                              "merge-gate")
     assert orch.app.updater is not None
     await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
 
@@ -249,6 +278,8 @@ async def _close(orch: Orch) -> None:
             log.exception("could not release the database lease")  # it expires on its own
     if orch.tracker:
         await orch.tracker.aclose()
+    if orch.merge:
+        await orch.merge.aclose()
     await orch.queue.cache.aclose()
     await orch.db.close()
 
@@ -288,7 +319,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         yield
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
-              *(orch.ops.routes() if orch.ops else ())]
+              *(orch.ops.routes() if orch.ops else ()),
+              *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,

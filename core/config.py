@@ -52,7 +52,7 @@ TELEGRAM, STORAGE, HTTP, PLANE, GITEA, WORK, LESSONS, PROCESS = (
 AGENT_RUN_VARIABLES = frozenset({
     "ORCH_TASK_KEY", "ORCH_TASK_TITLE", "ORCH_TASK_DESCRIPTION", "ORCH_REPO", "ORCH_BRANCH",
     "ORCH_STAGE", "ORCH_ROLE", "ORCH_ATTEMPT", "ORCH_RUN_ID", "ORCH_PROMPT_FILE",
-    "ORCH_RESULT_FILE", "ORCH_WORKTREE",
+    "ORCH_RESULT_FILE", "ORCH_WORKTREE", "ORCH_MERGE_SHA",
 })
 
 
@@ -92,8 +92,8 @@ class Settings:
     # HTTP
     http_port: int | None = setting(
         "ORCH_HTTP_PORT", None, INTEGER,
-        "serves /healthz, /readyz, /metrics, /hooks/plane and the /api/* endpoints",
-        group=HTTP, low=1, high=65535, shown_default="off")
+        "serves /healthz, /readyz, /metrics, /hooks/plane, /hooks/gitea and the /api/* "
+        "endpoints", group=HTTP, low=1, high=65535, shown_default="off")
     api_token: str = setting(
         "ORCH_API_TOKEN", "", TEXT,
         "bearer token of /api/lessons and /api/queue (unset: they are disabled)",
@@ -154,6 +154,23 @@ class Settings:
     gitea_token: str = setting(
         "ORCH_GITEA_TOKEN", "", TEXT, "a Gitea access token with repository read and write",
         group=GITEA, secret=True)
+    gitea_webhook_secret: str = setting(
+        "ORCH_GITEA_WEBHOOK_SECRET", "", TEXT,
+        "verifies X-Gitea-Signature / X-Forgejo-Signature on /hooks/gitea (needs "
+        "ORCH_HTTP_PORT)", group=GITEA, secret=True)
+    merge_status_context: str = setting(
+        "ORCH_MERGE_STATUS_CONTEXT", "orch/merge", TEXT,
+        "the commit status the merge gate's re-test reports (require it on main)",
+        group=GITEA)
+    merge_lease_ttl_s: float = setting(
+        "ORCH_MERGE_LEASE_TTL_S", 1800.0, SECONDS,
+        "a repo's merge lease expires this long after its holder last renewed it",
+        group=GITEA, low=60)
+    merge_poll_interval_s: float = setting(
+        "ORCH_MERGE_POLL_INTERVAL_S", 60.0, SECONDS,
+        "how often the merge gate looks at the forge without a webhook", group=GITEA, low=1)
+    # repo → forge owner/name (ORCH_CONFIG [forge.repos]); default: the remote URL's path
+    forge_repos: Mapping[str, str] = field(default_factory=dict)
     # Pipeline work
     jobs_enabled: bool = setting(
         "ORCH_JOBS_ENABLED", True, BOOL, "false: orch tracks and talks but runs no agents",

@@ -16,7 +16,14 @@ OrchError
 │   ├── TrackerRejected    a 4xx other than 429, with the server's message
 │   └── InvalidDelivery    a webhook request that is not a well-formed delivery (400)
 │       └── UnverifiedDelivery  its signature is missing or wrong (401)
-└── StorageError           the database failed underneath a repository
+├── StorageError           the database failed underneath a repository
+└── ForgeError             the forge (Gitea/Forgejo) failed or refused; `status` is HTTP's
+    ├── ForgeUnavailable   transport failures, 5xx, 429: retries spent
+    └── ForgeRejected      a 4xx answer, with the server's message
+        ├── ForgeNotFound  404: no such PR, or merging a closed (or already merged) PR
+        ├── MergeRefused   405: still checking, required statuses not green, not
+        │                  allowed, already merged: re-fetch the PR before deciding
+        └── MergeConflict  409: head_commit_id is stale, or the trees conflict
 """
 
 from __future__ import annotations
@@ -115,3 +122,32 @@ class InvalidDelivery(TrackerError):
 
 class UnverifiedDelivery(InvalidDelivery):
     """A webhook request whose signature is missing or wrong (or no secret is set)."""
+
+
+class ForgeError(OrchError):
+    """The forge failed or refused; never carries a token. `status` is the HTTP status
+    when the forge answered (None for transport failures)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeUnavailable(ForgeError):
+    pass
+
+
+class ForgeRejected(ForgeError):
+    pass
+
+
+class ForgeNotFound(ForgeRejected):
+    pass
+
+
+class MergeRefused(ForgeRejected):
+    pass
+
+
+class MergeConflict(ForgeRejected):
+    pass

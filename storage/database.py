@@ -144,19 +144,37 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self, *, upto: int | None = None) -> int:
-        """Apply every numbered migration above PRAGMA user_version, in order (only those
-        numbered up to `upto`, when given: upgrade tests start from an older schema)."""
-        current = await self.schema_version()
+        """Apply every numbered migration not applied yet, in order (only those numbered
+        up to `upto`, when given: upgrade tests start from an older schema).
+
+        Numbers are reserved per change, so they may have gaps and a lower one may land
+        after a higher one: what was applied is a set (`schema_migrations`), not a level.
+        PRAGMA user_version keeps the highest number applied.
+        """
+        done = await self._applied_migrations()
         applied = 0
         for number, name, sql in load_migrations():
-            if number <= current or (upto is not None and number > upto):
+            if number in done or (upto is not None and number > upto):
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)
-                await tx.execute(f"PRAGMA user_version = {number:d}")
+                await tx.execute(_RECORD_MIGRATION, (number,))
+                version = max(number, *done) if done else number
+                await tx.execute(f"PRAGMA user_version = {version:d}")
+            done.add(number)
             log.info("applied migration %s", name)
             applied += 1
         return applied
+
+    async def _applied_migrations(self) -> set[int]:
+        current = await self.schema_version()
+        async with self.transaction() as tx:
+            await tx.execute(_MIGRATIONS_TABLE)
+            rows = await tx.fetch_all("SELECT number FROM schema_migrations")
+            if not rows and current:  # a file from before the table: 1..N were applied
+                await tx.execute_many(_RECORD_MIGRATION, [(n,) for n in range(1, current + 1)])
+                return set(range(1, current + 1))
+        return {row[0] for row in rows}
 
 
 def _probe(path: str) -> None:
@@ -182,6 +200,10 @@ def load_migrations() -> list[tuple[int, str, str]]:
     if len(set(numbers)) != len(numbers):
         raise StorageError(f"migration numbers must be unique, found {numbers}")
     return found
+
+
+_MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY)"
+_RECORD_MIGRATION = "INSERT INTO schema_migrations (number) VALUES (?)"
 
 
 async def _run_script(tx: Tx, script: str) -> None:

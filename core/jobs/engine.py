@@ -39,6 +39,7 @@ from core.jobs.gates import (
     GateCheck,
     GateContext,
     GateOutcome,
+    Waiting,
     gate_order,
     validate_gates,
 )
@@ -278,7 +279,7 @@ class StageEngine:
             if outcome is None:
                 return await self._block(task, f"gate {gate} could not be checked", failed=True)
             if not outcome.passed:
-                if gate in WAITING_GATES:
+                if gate in WAITING_GATES or isinstance(outcome, Waiting):
                     return False
                 return await self._gate_failed(task, spec, gate, outcome.reason)
             reasons.append(outcome.reason)

@@ -22,6 +22,8 @@ in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract
 | sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
 | queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
 |         | RevisionSource                                               |
+| forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
+| merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
 | schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 """
 
@@ -36,9 +38,27 @@ from core.ports.agents import (
 )
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
+from core.ports.forge import (
+    CombinedStatus,
+    CommitStatus,
+    Forge,
+    PullRequest,
+    StatusState,
+    combine,
+)
 from core.ports.instance import LeaseStore
 from core.ports.jobs import JobStats, JobStore, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
+from core.ports.merge import (
+    BranchGit,
+    MergeLease,
+    MergeLeaseGrant,
+    MergeLeaseStore,
+    MergeRecords,
+    Rebased,
+    Retest,
+    Retester,
+)
 from core.ports.notify import Notifier, NotifierHub
 from core.ports.queue import (
     OpenTasks,
@@ -62,32 +82,45 @@ from core.ports.tracker import (
 __all__ = [
     "AgentRunner",
     "Applied",
+    "BranchGit",
     "Clock",
+    "CombinedStatus",
+    "CommitStatus",
     "DeliveryLog",
     "DependencyEdges",
     "DependencyProgress",
     "DependencySink",
     "DependencyStore",
     "EventDraft",
+    "Forge",
     "ItemRecords",
     "JobStats",
     "JobStore",
     "LeaseStore",
     "LessonStore",
     "LessonsFeed",
+    "MergeLease",
+    "MergeLeaseGrant",
+    "MergeLeaseStore",
+    "MergeRecords",
     "Notifier",
     "NotifierHub",
     "OpenProcesses",
     "OpenTasks",
     "ProcessLedger",
+    "PullRequest",
     "QueueBlockSource",
     "QueueSectionView",
     "Reaper",
+    "Rebased",
     "ReconcileHints",
+    "Retest",
+    "Retester",
     "RevisionSource",
     "RunStore",
     "Scheduler",
     "StatesSource",
+    "StatusState",
     "SyncCursors",
     "SyncStore",
     "TaskChange",
@@ -100,4 +133,5 @@ __all__ = [
     "TrackerWriter",
     "WaitExplainer",
     "Worktrees",
+    "combine",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import ConfigError, ConfigFileError
-from core.jobs.gates import QG_CHECKS
+from core.jobs.gates import FORGE_GATES, QG_CHECKS
 from core.pipeline.stages import BLOCKED, CANCELLED
 from core.settings.declare import declared, did_you_mean
 from core.settings.document import DEFAULT_STATE_NAMES
@@ -67,6 +67,9 @@ def gaps(settings: Settings) -> list[str]:
     if settings.plane_api_url and settings.plane_webhook_secret and not settings.http_port:
         found.append("ORCH_PLANE_WEBHOOK_SECRET is set but ORCH_HTTP_PORT is not: "
                      "nothing listens for Plane's webhook")
+    if settings.gitea_url and settings.gitea_webhook_secret and not settings.http_port:
+        found.append("ORCH_GITEA_WEBHOOK_SECRET is set but ORCH_HTTP_PORT is not: "
+                     "nothing listens for Gitea's webhook")
     if settings.api_token and not settings.http_port:
         found.append("ORCH_API_TOKEN is set but ORCH_HTTP_PORT is not: the API is not served")
     return found
@@ -85,6 +88,12 @@ def _check_together(settings: Settings) -> None:
 def _check_gates(settings: Settings, source: str) -> None:
     for spec in settings.pipeline.stages:
         for gate in spec.gates:
+            if gate in FORGE_GATES:
+                if not (settings.gitea_url and settings.gitea_token):
+                    raise ConfigFileError(source, f"pipeline stage '{spec.name}'",
+                                          f"names gate '{gate}', which needs a forge "
+                                          "(ORCH_GITEA_URL and ORCH_GITEA_TOKEN)")
+                continue
             if gate not in QG_CHECKS:
                 raise ConfigFileError(source, f"pipeline stage '{spec.name}'",
                                       f"names unknown gate '{gate}'"

@@ -105,7 +105,7 @@ STAGE = Table({
     "role": Leaf("a role name", _is_text, "the agent role that works in it (see [agents])"),
     "gates": Leaf("a list of gate names", _is_texts,
                   "checks to pass on leaving it: tests_passed, coverage, review_approved, "
-                  "human_approval"),
+                  "human_approval; with a forge also merged, ci_green, branch_mergeable"),
     "rollback_to": Leaf("an earlier stage's name", _is_text,
                         "where a failed gate sends the task"),
 }, required=("name",))
@@ -127,6 +127,11 @@ SCHEMA = Table({
     "agents": Each(AGENT, "role", "how each role's work is done"),
     "repos": Each(Leaf("a remote URL", _is_text), "repo",
                   "the git remote of each repo; a repo without one is a local repository"),
+    "forge": Table({
+        "repos": Each(Leaf("owner/name", lambda v: isinstance(v, str) and v.count("/") == 1
+                           and all(v.split("/"))), "repo",
+                      "the Gitea repository of each repo (default: its remote URL's path)"),
+    }),
     "plane": Table({
         "start_approved": Leaf("true or false", lambda v: isinstance(v, bool),
                                "an item approved in Plane starts work, as Approve does"),
@@ -213,6 +218,8 @@ def parse_config_document(data: Mapping[str, Any], source: str = "ORCH_CONFIG",
         result["agents"] = {role: _agent_from(spec) for role, spec in data["agents"].items()}
     if "repos" in data:
         result["repo_remotes"] = dict(data["repos"])
+    if "repos" in data.get("forge", {}):
+        result["forge_repos"] = dict(data["forge"]["repos"])
     plane = data.get("plane", {})
     if "plane" in data:
         result["plane_options"] = {k: v for k, v in plane.items() if k != "states"}
