@@ -15,6 +15,7 @@ from tests.fakes.lessons import (
     UntouchableLessonStore,
 )
 from tests.fakes.notify import RecordingNotifier
+from tests.fakes.scheduler import ManualScheduler
 from tests.fakes.sync import InMemorySyncStore
 from tests.fakes.tasks import InMemoryTaskStore
 from tests.fakes.tracker import TEAM_STATES, FakeMeter, FakeTracker
@@ -32,6 +33,7 @@ __all__ = [
     "InMemoryLessonStore",
     "InMemorySyncStore",
     "InMemoryTaskStore",
+    "ManualScheduler",
     "RecordingDependencies",
     "RecordingLessons",
     "RecordingNotifier",
