@@ -41,6 +41,8 @@ from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.budget import Budget, TaskBudget
+from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop, make_owner, owner_alive
@@ -54,6 +56,7 @@ from storage.dependencies import SqliteDependencyStore
 from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
+from storage.runs import SqliteRunLedger
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,7 @@ class Orch:
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
+    effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -143,10 +147,14 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     merge = (build_merge(settings, clock, db, pipeline, journal)
              if forge_configured(settings) else None)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps,
-                         merge.checks if merge else {})
+                         merge.checks if merge else {}, notifier)
     hub.subscribe(engine)
+    hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
     queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
     notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
+    effort = EffortView(SqliteRunLedger(db), clock)
+    queue.add_source(effort, name="effort", watches=("runs",))
+    notifier.add_card_note(effort.card_note)  # why the last run stopped; what runs cost
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
@@ -159,6 +167,7 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
                 _lease(settings, clock, db, loop.owner))
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
+    orch.effort = effort
     return orch
 
 
@@ -179,19 +188,22 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
           journal: LessonJournal, deps: DependencyService,
-          forge_checks: dict[str, GateCheck]) -> tuple[StageEngine, JobLoop]:
+          forge_checks: dict[str, GateCheck], notifier: TelegramNotifier,
+          ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
+    budget = TaskBudget(SqliteRunLedger(db), Budget(settings.budget_tokens, settings.budget_cost))
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent,
-                         checks={**QG_CHECKS, **forge_checks})
+                         checks={**QG_CHECKS, **forge_checks}, budget=budget)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
                                    env_names=settings.agent_env, ledger=jobs)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
                    worktrees=worktrees, settings=settings, clock=clock, deps=deps,
-                   owner=make_owner(), reaper=OrphanReaper(jobs))
+                   owner=make_owner(), reaper=OrphanReaper(jobs),
+                   on_run_ended=notifier.refresh)
     return engine, loop
 
 
@@ -313,7 +325,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
               *(orch.ops.routes() if orch.ops else ()),
               *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
-                         extra_routes=routes)
+                         extra_routes=routes, runs=orch.effort)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
                           host=settings.http_host) as url:
         orch.http_url = url

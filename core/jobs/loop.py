@@ -35,6 +35,7 @@ from core.errors import OrchError
 from core.jobs.agents import AgentRequest, AgentResult, RunOutcome, build_prompt
 from core.jobs.engine import StageEngine
 from core.jobs.model import RESTARTED, Claim, ClaimLimits
+from core.jobs.watch import RunControl, RunWatch
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Task
 from core.ports import AgentRunner, Reaper, RunStore, Worktrees
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JobLoopTick:
+    stalled: int = 0
     swept: int = 0
     released: int = 0
     synced: int = 0
@@ -51,7 +53,8 @@ class JobLoopTick:
 
     @property
     def quiet(self) -> bool:
-        return not (self.swept or self.released or self.synced or self.claimed)
+        return not (self.stalled or self.swept or self.released or self.synced
+                    or self.claimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,7 @@ class JobLoop:
         is_alive: Callable[[str], bool] = owner_alive,
         sweep_interval_s: float = 300.0,
         reaper: Reaper | None = None,
+        on_run_ended: Callable[[int], None] | None = None,
     ) -> None:
         self._runs = runs
         self._engine = engine
@@ -119,6 +123,8 @@ class JobLoop:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._settling: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._on_run_ended = on_run_ended
+        self.watch = RunWatch(clock, self._stall_timeout)  # subscribe it to the hub
         self.errors = 0
 
     @property
@@ -139,6 +145,7 @@ class JobLoop:
         self._wake.clear()
         report = JobLoopTick()
         report.swept = await self._guard("sweep", self._sweep_if_due) or 0
+        report.stalled = self.watch.check_stalls()
         report.released = await self._guard("release", self._release) or 0
         report.synced = await self._guard("engine", self._engine.drain) or 0
         report.claimed = await self._guard("claim", self._claim_all) or 0
@@ -221,7 +228,12 @@ class JobLoop:
 
     def _limits(self) -> ClaimLimits:
         s = self._settings
-        return ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled)
+        return ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled,
+                           per_stage=s.stage_concurrency, per_role=s.role_concurrency)
+
+    def _stall_timeout(self, role: str) -> float:
+        command = self._settings.agents.get(role)
+        return command.stall_timeout_s if command else 0.0
 
     async def _claim_all(self) -> int:
         started = 0
@@ -244,13 +256,17 @@ class JobLoop:
         self._wake.set()
 
     async def _work(self, claim: Claim) -> None:
+        job = claim.job
+        control = self.watch.register(job.task_id, job.stage, job.role)
         try:
-            outcome = await self._execute(claim)
+            outcome = await self._execute(claim, control)
         except asyncio.CancelledError:
             raise  # stopped mid-run: the run stays open, as after a crash
         except Exception as exc:
             log.exception("job %s failed inside orch", claim.job.id)
             outcome = self._orch_failure(claim, f"orch failed to run the job: {exc}")
+        finally:
+            self.watch.release(job.task_id, control)
         settle = asyncio.get_running_loop().create_task(self._settle(claim, outcome))
         self._settling.add(settle)
         settle.add_done_callback(self._settling.discard)
@@ -265,35 +281,44 @@ class JobLoop:
         except Exception:
             self.errors += 1
             log.exception("could not record the outcome of run %s", claim.run.id)
+        if self._on_run_ended is not None:
+            self._on_run_ended(claim.job.task_id)
 
-    async def _execute(self, claim: Claim) -> AgentResult | _Unrunnable:
+    async def _execute(self, claim: Claim, control: RunControl) -> AgentResult | _Unrunnable:
         job = claim.job
         command = self._settings.agents.get(job.role)
         if command is None:
             return _Unrunnable(f"no agent is configured for the {job.role} role "
                                f"(add agents.{job.role})")
         task = await self._pipeline.get(job.task_id)
+        if self.watch.follow(task, job.stage, control):  # it moved between claim and start
+            return AgentResult(RunOutcome.CANCELLED, None, 0.0, control.reason,
+                               self._log_path(claim.run.id))
         try:
             worktree = await self._worktrees.prepare(task)
         except (OrchError, OSError) as exc:
             return self._orch_failure(claim, f"could not prepare the worktree: {exc}",
                                       transient=True)
         await self._runs.mark_running(claim.run.id, self._clock.now())
-        return await self._runner.run(self._request(claim, task, worktree), command)
+        control.touch()  # the stall clock starts with the agent, not with the claim
+        return await self._runner.run(self._request(claim, task, worktree, control), command)
 
-    def _request(self, claim: Claim, task: Task, worktree: Path) -> AgentRequest:
+    def _request(self, claim: Claim, task: Task, worktree: Path, control: RunControl
+                 ) -> AgentRequest:
         job, run = claim.job, claim.run
+        # a retry after a transient failure is told why the last try ended (a stall, ...)
+        retried = job.last_error if job.transient_attempts else None
         prompt = build_prompt(
             task_key=task.key, title=task.title, description=task.description,
             stage=job.stage, role=job.role, attempt=run.attempt, repo=task.repo,
-            branch=task.branch, failure_reason=job.context.rollback_reason,
+            branch=task.branch, failure_reason=job.context.rollback_reason or retried,
             lessons=job.context.lessons,
         )
         return AgentRequest(
             task_key=task.key, title=task.title, description=task.description,
             repo=task.repo, branch=task.branch, stage=job.stage, role=job.role,
             attempt=run.attempt, run_id=run.id, worktree=worktree,
-            log_path=self._log_path(run.id), prompt=prompt,
+            log_path=self._log_path(run.id), prompt=prompt, control=control,
         )
 
     def _log_path(self, run_id: int) -> Path:

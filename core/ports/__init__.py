@@ -12,7 +12,7 @@ the same contract suites (tests/contracts/).
 | clock   | Clock                                                        |
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
-| jobs    | JobStore, RunStore, JobStats                                 |
+| jobs    | JobStore, RunStore, JobStats, RunLedger                      |
 | agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
 | instance| LeaseStore                                                   |
@@ -46,7 +46,7 @@ from core.ports.forge import (
     combine,
 )
 from core.ports.instance import LeaseStore
-from core.ports.jobs import JobStats, JobStore, RunStore
+from core.ports.jobs import JobStats, JobStore, RunLedger, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.merge import (
     BranchGit,
@@ -115,6 +115,7 @@ __all__ = [
     "Retest",
     "Retester",
     "RevisionSource",
+    "RunLedger",
     "RunStore",
     "StatesSource",
     "StatusState",

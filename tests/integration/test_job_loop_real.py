@@ -81,6 +81,7 @@ async def start_orch(path: Path, settings: Settings, clock: ManualClock, tmp: Pa
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
                    worktrees=worktrees, settings=settings, clock=clock, deps=deps,
                    logs_dir=tmp / "logs")
+    hub.subscribe(loop.watch)
     return Orch(db, tasks, jobs, pipeline, deps, loop, notifier)
 
 
