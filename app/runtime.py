@@ -50,6 +50,8 @@ from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
+from core.settings.checks import validate
+from core.settings.reload import ConfigReloader
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
@@ -114,6 +116,7 @@ class Orch:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
+    reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -168,6 +171,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
+    if settings.config_path:
+        orch.reloader = _reloader(settings, clock, pipeline, engine, loop, notifier)
     return orch
 
 
@@ -205,6 +210,18 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                    owner=make_owner(), reaper=OrphanReaper(jobs),
                    on_run_ended=notifier.refresh)
     return engine, loop
+
+
+def _reloader(settings: Settings, clock: Clock, pipeline: PipelineService,
+              engine: StageEngine, loop: JobLoop, notifier: TelegramNotifier) -> ConfigReloader:
+    """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
+    def apply(new: Settings) -> None:
+        engine.reconfigure(new)
+        pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
+        loop.reconfigure(new)
+
+    return ConfigReloader(settings, clock, apply=apply, validate=validate,
+                          alert=lambda text: notifier.alert(html.escape(text)))
 
 
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
@@ -263,6 +280,8 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await orch.app.start()
     if orch.settings.jobs_enabled:
         orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
+    if orch.reloader is not None:
+        orch.supervisor.spawn(orch.reloader.run(), "config-reload")
     _start_tracker(orch)
     if orch.merge is not None and orch.settings.jobs_enabled:
         orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),

@@ -124,6 +124,14 @@ class StageEngine:
         self.wakeup = asyncio.Event()
         self.errors = 0
 
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration (same stages; roles, gates, agents may differ): the
+        next enqueue and the next gate check use it. Unknown gates raise, as at start."""
+        validate_gates(settings.pipeline, self._checks)
+        self._settings = settings
+        self._flow = settings.pipeline
+        self.wakeup.set()
+
     # --- hearing about changes ---------------------------------------------------------
 
     def publish(self, event: TaskEvent, task: Task) -> None:

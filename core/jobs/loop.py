@@ -131,6 +131,12 @@ class JobLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration: the next claim, run and stall check use it; runs in
+        flight go on as they started."""
+        self._settings = settings
+        self._wake.set()
+
     def poke(self) -> None:
         """Make `run()` tick now rather than at the end of its interval."""
         self._wake.set()
