@@ -21,7 +21,7 @@ from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
-from app.operations import Operations, build_operations
+from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
 from app.startup import StartupProgress, connect_telegram, open_database
 from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
@@ -164,7 +164,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
-    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
+                           tracker)
     orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
                 journal, deps, engine, loop, tracker, Supervisor(), ops,
                 _lease(settings, clock, db, loop.owner))

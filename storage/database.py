@@ -183,7 +183,10 @@ class Database:
         loop for work that would otherwise cross to the thread once per statement (the
         claim). `fn` must be quick and must not touch the transaction itself."""
         async with self._lock, _translated():
-            return await self._conn._execute(_in_transaction, self._conn._conn, fn)
+            # aiosqlite's own one-hop runner; it is untyped
+            result: T = await self._conn._execute(  # type: ignore[no-untyped-call]
+                _in_transaction, self._conn._conn, fn)
+            return result
 
 
 def _probe(path: str) -> None:

@@ -189,10 +189,10 @@ class Effort:
             return value if ok else None
 
         cost = result.get("cost")
-        money = isinstance(cost, int | float) and not isinstance(cost, bool) and 0 <= cost < 1e9
+        money = (float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool)
+                 and 0 <= cost < 1e9 else None)
         model = result.get("model")
-        return cls(cpu_s, count("tokens_in"), count("tokens_out"),
-                   float(cost) if money else None,
+        return cls(cpu_s, count("tokens_in"), count("tokens_out"), money,
                    model[:100] if isinstance(model, str) and model else None)
 
 
