@@ -1,9 +1,10 @@
 """The ORCH_CONFIG file, reloaded while orch runs.
 
-`ConfigReloader.check()` reads the file; when its content changed it builds the settings
-it describes on the settings orch was started with (everything the file may set back at
-its default first, so a removed table is removed), runs the same checks as start-up,
-and then either applies them or refuses them:
+`ConfigReloader.check()`, called every few seconds by the runtime's pacer, reads the
+file; when its content changed it builds the settings it describes on the settings orch
+was started with (everything the file may set back at its default first, so a removed
+table is removed), runs the same checks as start-up, and then either applies them or
+refuses them:
 
 - applied (one log line): agents (commands, timeouts, stall timeouts), the per-stage
   and per-role concurrency, the budget, and each stage's role, gates and rollback
@@ -22,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
-from core.clock import Clock
 from core.config import Settings
 from core.errors import ConfigError
 
@@ -40,7 +40,6 @@ class ConfigReloader:
     def __init__(
         self,
         settings: Settings,
-        clock: Clock,
         *,
         apply: Callable[[Settings], None],
         alert: Callable[[str], None],
@@ -49,23 +48,13 @@ class ConfigReloader:
     ) -> None:
         self.settings = settings  # the configuration in force
         self._path = Path(settings.config_path)
-        self._clock = clock
         self._apply = apply
         self._alert = alert
         self._validate = validate
-        self._interval_s = interval_s
+        self.interval_s = interval_s  # how often the runtime's pacer calls check()
         self._seen = self._fingerprint()
         self.applied_total = 0
         self.refused_total = 0
-
-    async def run(self) -> None:
-        """Check every `interval_s` until cancelled; one bad round never stops it."""
-        while True:
-            await self._clock.sleep(self._interval_s)
-            try:
-                self.check()
-            except Exception:
-                log.exception("config reload failed; keeping the running configuration")
 
     def check(self) -> str:
         """'unchanged', 'applied' or 'refused' for the file as it is now."""

@@ -51,17 +51,16 @@ async def orch(tmp_path: Path, config: Path, clock: ManualClock) -> AsyncIterato
     await orch.db.close()
 
 
-def reloader_for(orch: Orch, config: Path, clock: ManualClock, alerts: list[str]
-                 ) -> ConfigReloader:
+def reloader_for(orch: Orch, config: Path, alerts: list[str]) -> ConfigReloader:
     settings = Settings(repos_dir="unused").with_file(config)
-    return ConfigReloader(settings, clock, apply=orch.loop.reconfigure, validate=validate,
+    return ConfigReloader(settings, apply=orch.loop.reconfigure, validate=validate,
                           alert=alerts.append)
 
 
 async def test_a_valid_edit_changes_the_next_claim(
         orch: Orch, config: Path, clock: ManualClock) -> None:
     alerts: list[str] = []
-    reloader = reloader_for(orch, config, clock, alerts)
+    reloader = reloader_for(orch, config, alerts)
     task = await orch.approved("Wait for a developer slot")
 
     assert (await orch.loop.tick()).claimed == 0  # no developer may run
@@ -85,7 +84,7 @@ async def test_an_invalid_edit_is_refused_once_and_the_last_good_one_kept(
         orch: Orch, config: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture,
         bad: str) -> None:
     alerts: list[str] = []
-    reloader = reloader_for(orch, config, clock, alerts)
+    reloader = reloader_for(orch, config, alerts)
     write(config, developers=1, extra=bad)
 
     with caplog.at_level(logging.WARNING, logger="core.settings.reload"):
