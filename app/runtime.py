@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,8 @@ from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
+from core.settings.checks import validate
+from core.settings.reload import ConfigReloader
 from storage.chat_inbox import SqliteInbox
 from storage.chat_outbox import SqliteCards, SqliteOutbox
 from storage.database import Database
@@ -123,6 +125,7 @@ class Orch:
     poller: asyncio.Task[Any] | None = None  # getUpdates into the inbox
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
     pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
+    reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -180,6 +183,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
+    if settings.config_path:
+        orch.reloader = _reloader(settings, pipeline, engine, loop, notifier, orch.supervisor)
     return orch
 
 
@@ -218,6 +223,26 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                    owner=make_owner(), reaper=OrphanReaper(jobs),
                    on_run_ended=notifier.refresh)
     return engine, loop
+
+
+def _reloader(settings: Settings, pipeline: PipelineService, engine: StageEngine,
+              loop: JobLoop, notifier: Courier, supervisor: Supervisor) -> ConfigReloader:
+    """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
+    def apply(new: Settings) -> None:
+        engine.reconfigure(new)
+        pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
+        loop.reconfigure(new)
+
+    def alert(text: str) -> None:  # the courier's alert is a row written in SQLite
+        supervisor.spawn(notifier.alert(html.escape(text)), "config-alert")
+
+    return ConfigReloader(settings, apply=apply, validate=validate, alert=alert)
+
+
+def _checked(reloader: ConfigReloader) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        reloader.check()
+    return step
 
 
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
@@ -336,6 +361,11 @@ def _pace(orch: Orch) -> None:
         orch.engine.wake = orch.loop.wake = jobs.poke
         orch.pacers.append(jobs)
         jobs.start()
+    if orch.reloader is not None:
+        reload = Pacer(scheduler, _checked(orch.reloader), name="config-reload",
+                       interval_s=orch.reloader.interval_s)
+        orch.pacers.append(reload)
+        reload.start()
     if orch.tracker is not None:
         on_tick = orch.ops.metrics.observe_tick if orch.ops else None
         orch.pacers += pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s,

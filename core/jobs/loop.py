@@ -132,6 +132,12 @@ class JobLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration: the next claim, run and stall check use it; runs in
+        flight go on as they started."""
+        self._settings = settings
+        self.wake()
+
     async def start(self) -> None:
         """At start-up: sweep what a dead process left, then let the engine catch up."""
         await self._guard("start-up sweep", self.sweep)
