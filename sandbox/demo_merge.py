@@ -14,7 +14,6 @@ from core.clock import Clock
 from core.integrations.git.workspace import run_git
 from core.lessons.journal import LessonFilter
 from core.merge.gate import Outcome, Step
-from core.merge.worker import describe_lease
 from core.pipeline.tasks import ChangeKind, Task
 from sandbox.demo_acts import look, press, say, work
 from sandbox.gitea.emulator import GiteaEmulator
@@ -114,9 +113,9 @@ async def _race(team: Team, out: Transcript, merge: MergeWiring, a: Task,
             break
         await asyncio.sleep(0.01)
     waiting = await gate.run(b)
-    if waiting.lease is not None:
+    if waiting.lease is not None:  # what /queue says then, less the phase (it races)
         out.note(f"(merge gate) {b.key} waits for the shop merge lease: "
-                 f"{describe_lease(waiting.lease, team.clock.now())}")
+                 f"{waiting.lease.task_key} holds it")
     done = await first
     out.note(f"(merge gate) {a.key}: {_said(done)}")
     await look(team)
