@@ -129,3 +129,18 @@ async def test_forge_gates_wait_on_pending_and_checking_and_fail_on_red(rig: Mer
     assert isinstance(first, Waiting) or not first.passed
     assert not second.passed and not isinstance(second, Waiting)
     assert "conflicts" in second.reason
+
+
+async def test_a_repo_the_forge_does_not_know_has_nothing_to_merge(rig: MergeRig) -> None:
+    gates = ForgeGates(rig.forge, rig.records, {"api": FORGE_REPO})
+    worker = worker_on(rig, [], [])
+    task = await rig.pipeline.create("sandbox", "local work", SYSTEM)
+    await rig.pipeline.approve(task.id, SYSTEM)
+    task = await rig.pipeline.advance(task.id, SYSTEM)  # leaves development, into merge
+    heard(rig, worker)
+    ctx = GateContext(task, PIPELINE.spec("merge"))
+    for check in (gates.merged, gates.ci_green, gates.branch_mergeable):
+        outcome = await check(ctx)
+        assert outcome.passed and "local repository" in outcome.reason
+    assert task.stage == "merge" and await worker.tick() == {}
+    assert await rig.records.get(task.id) is None  # no branch pushed, no PR opened
