@@ -92,6 +92,8 @@ class MergeWorker:
         """Publish what left development, then run the gate once for every due task."""
         await self._publish_due()
         await self._record_lessons()
+        for lease in await self._leases.sweep(self._clock.now()):  # a dead holder's
+            log.warning("merge lease of %s on %s expired; released", lease.task_key, lease.repo)
         tasks = [t for t in await self._pipeline.open_tasks()
                  if self.gated(t.stage) and self.gate.handles(t.repo)]
         by_repo: dict[str, list[Task]] = defaultdict(list)
