@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="orch", description=__doc__.splitlines()[0],
+        prog="orch", description="orch: a Telegram-first control plane for a team's "
+                                  "delivery pipeline.",
         epilog=f"New here? Start with {GETTING_STARTED}.")
     parser.add_argument("--version", action="version", version=f"orch {version()}")
     parser.add_argument("--env-file", metavar="FILE",

@@ -11,6 +11,7 @@ stop at start-up, as it does for every other problem doctor reports with exit 2)
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 from app import logs
 from core.clock import SystemClock
@@ -26,7 +27,7 @@ async def doctor(settings: Settings) -> int:
     print()
     required = [f"{name}: required (orch run stops without it)"
                 for name in missing_required(settings)]
-    checks = [await _check_database(settings),
+    checks = [_check_git(settings), await _check_database(settings),
               await _check_telegram(settings) if settings.telegram_token else True,
               await _check_plane(settings), await _check_forge(settings)]
     missing = required + gaps(settings)
@@ -45,6 +46,16 @@ def print_settings(settings: Settings) -> None:
         width = max(len(name) for name, _ in rows) if rows else 0
         for name, value in rows:
             print(f"  {name:{width}}  {value}")
+
+
+def _check_git(settings: Settings) -> bool:
+    """Agents work in git worktrees: without git no task gets past its first stage."""
+    if not settings.jobs_enabled:
+        return True
+    found = shutil.which("git")
+    print(f"git: ok ({found})" if found else
+          "git: FAILED (not found on PATH: agents work in git worktrees; install git)")
+    return found is not None
 
 
 async def _check_database(settings: Settings) -> bool:
@@ -82,7 +93,26 @@ async def _check_telegram(settings: Settings) -> bool:
         print(redact(f"orch: {exc.line}"))
         return False
     print(redact(line))
-    return line.startswith("telegram: ok")
+    if not line.startswith("telegram: ok"):
+        return False
+    print(redact(await _webhook_line(settings)))
+    return True
+
+
+async def _webhook_line(settings: Settings) -> str:
+    """The webhook as Telegram sees it (getWebhookInfo): pending updates, last error."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from app.telegram_webhook import describe
+    from bot.app import api_base
+
+    try:
+        async with Bot(settings.telegram_token,
+                       base_url=api_base(settings.telegram_api_url)) as bot:
+            return "telegram webhook: " + describe(await bot.get_webhook_info())
+    except TelegramError as exc:
+        return f"telegram webhook: unknown ({type(exc).__name__})"
 
 
 async def _check_forge(settings: Settings) -> bool:

@@ -36,11 +36,14 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = sub.add_parser("init", help="write a commented orch.toml and .env for your team",
-                          description=__doc__.splitlines()[0])
+                          description="A few questions (or flags), then a commented "
+                                      "orch.toml and .env; `orch doctor` then names what "
+                                      "is still missing.")
     init.add_argument("--dir", default=".", help="where to write them (default: here)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.add_argument("--no-input", action="store_true", help="ask nothing; flags only")
-    init.add_argument("--token", help="ORCH_TELEGRAM_TOKEN")
+    init.add_argument("--token", help="ORCH_TELEGRAM_TOKEN (a flag stays in your shell's "
+                                      "history: answering the question does not)")
     init.add_argument("--chat-id", help="ORCH_TELEGRAM_CHAT_ID")
     init.add_argument("--approvers", help="ORCH_APPROVERS")
     init.add_argument("--plane-url", help="ORCH_PLANE_API_URL")

@@ -19,6 +19,8 @@ a one-line summary:
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +47,10 @@ GETTING_STARTED = "docs/getting-started.md"
 
 async def run_demo(*, quiet: bool = False) -> int:
     """Play the morning; print the transcript and a summary; 0 when it all went as planned."""
+    if shutil.which("git") is None:
+        print("orch demo: git is required (the agents work in git worktrees); install it "
+              "and run the demo again", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     clock = ManualClock()

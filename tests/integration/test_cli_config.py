@@ -35,7 +35,8 @@ CASES = [
     ("unknown gate", {}, STAGES + 'gates = ["tests_pased"]\n',
      ["'development'", "tests_pased", "did you mean tests_passed?"]),
     ("rollback to an unknown stage", {}, STAGES + '[[pipeline.stages]]\nname = "review"\n'
-     'rollback_to = "developmnt"\n', ["pipeline.stages", "developmnt"]),
+     'rollback_to = "developmnt"\n', ["pipeline.stages[1].rollback_to", "developmnt",
+                                      "did you mean development?"]),
     ("stage without a name", {}, '[[pipeline.stages]]\nrole = "developer"\n',
      ["pipeline.stages[0].name is required"]),
     ("gates not a list", {}, STAGES + 'gates = "tests_passed"\n',

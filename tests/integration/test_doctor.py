@@ -59,3 +59,20 @@ async def test_doctor_shows_text_not_python_and_hides_agent_arguments(
     missing = out[out.index("still missing:"):].splitlines()[1:]
     assert [line.split(":")[0].strip() for line in missing] == [
         "- agents.reviewer", "- agents.tester", "- agents.deployer"]
+
+
+async def test_doctor_and_the_demo_say_when_git_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox.demo import run_demo
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there: no git
+    emu = TelegramEmulator()
+    async with emu.serve() as url:
+        status = await doctor(sandbox_settings(url, tmp_path / "orch.db", jobs_enabled=True,
+                                               approvers=frozenset({1})))
+
+    assert status == 1
+    assert "git: FAILED (not found on PATH" in capsys.readouterr().out
+    assert await run_demo() == 2
+    assert "git is required" in capsys.readouterr().err
