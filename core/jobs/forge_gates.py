@@ -46,7 +46,9 @@ class ForgeGates:
             return local
         record = await self._records.get(ctx.task.id)
         if record is not None and record.state is MergeState.MERGED:
-            return GateOutcome(True, f"PR #{record.pr_number} merged")
+            link = f" {record.pr_url}" if record.pr_url else ""
+            # the reason of the advance: cards and the tracker write-back carry the link
+            return GateOutcome(True, f"PR #{record.pr_number} merged{link}")
         return Waiting("waits for the merge gate")
 
     async def ci_green(self, ctx: GateContext) -> GateOutcome:

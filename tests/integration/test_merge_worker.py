@@ -69,8 +69,12 @@ async def test_leaving_development_opens_the_pr_and_the_engine_moves_on_once_mer
     record = await rig.records.get(task.id)
     assert record.pr_number == 1 and record.pr_url.endswith("/team/api/pulls/1")
     assert merged == [task.id] and "f.txt" in await rig.main_files()
+    _, head = await rig.git.fetch(await rig.task(task))
+    assert head == await rig.main_sha()  # the deploy stage runs on the merged main
     await engine.sync(task.id)
     assert (await rig.task(task)).stage == "done"
+    left_merge = [e for e in await rig.pipeline.history(task.id) if e.from_stage == "merge"]
+    assert record.pr_url in (left_merge[-1].reason or "")  # what the tracker write-back says
     assert await worker.card_note(await rig.task(task)) == f"PR #1 (merged) {record.pr_url}"
 
 
