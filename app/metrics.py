@@ -94,8 +94,8 @@ def _stored_families(f: StoredFigures) -> Iterator[Metric]:
                    "kind", f.events_by_kind)
     yield _gauge("orch_merges", "Merges by state (open, merging, merged, held).", "state",
                  f.merges_by_state)
-    yield _counter("orch_merge_leases", "Merge leases taken, by whether still held.", "state",
-                   f.leases)
+    yield _gauge("orch_merge_leases", "Merge leases by state: held now, or released.",
+                 "state", f.leases)
     lessons = GaugeMetricFamily("orch_lessons", "Lessons by type and status.",
                                 labels=["type", "status"])
     for (kind, status), n in sorted(f.lessons.items()):
