@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +23,9 @@ from app.http_server import serve_http
 from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
 from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
+from app.scheduler import scheduler_of
 from app.startup import StartupProgress, connect_telegram, open_database
-from app.tracker_sync import TrackerSync, build_tracker_sync, schedule_reconcile, tracker_configured
+from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
@@ -47,9 +48,12 @@ from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
+from core.settings.checks import validate
+from core.settings.reload import ConfigReloader
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
@@ -114,6 +118,8 @@ class Orch:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
+    pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
+    reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -169,6 +175,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
+    if settings.config_path:
+        orch.reloader = _reloader(settings, pipeline, engine, loop, notifier)
     return orch
 
 
@@ -206,6 +214,24 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                    owner=make_owner(), reaper=OrphanReaper(jobs),
                    on_run_ended=notifier.refresh)
     return engine, loop
+
+
+def _reloader(settings: Settings, pipeline: PipelineService,
+              engine: StageEngine, loop: JobLoop, notifier: TelegramNotifier) -> ConfigReloader:
+    """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
+    def apply(new: Settings) -> None:
+        engine.reconfigure(new)
+        pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
+        loop.reconfigure(new)
+
+    return ConfigReloader(settings, apply=apply, validate=validate,
+                          alert=lambda text: notifier.alert(html.escape(text)))
+
+
+def _checked(reloader: ConfigReloader) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        reloader.check()
+    return step
 
 
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
@@ -262,9 +288,7 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await orch.notifier.resume()
     orch.supervisor.spawn(orch.notifier.run(), "notifier")
     await orch.app.start()
-    if orch.settings.jobs_enabled:
-        orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
-    _start_tracker(orch)
+    _pace(orch)
     if orch.merge is not None and orch.settings.jobs_enabled:
         orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
                               "merge-gate")
@@ -274,11 +298,12 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
 
 async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
-    if orch.tracker:
-        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
+    for pacer in orch.pacers:
+        pacer.stop()  # a step hanging on a peer (the tracker) must not hold the shutdown
     await orch.app.updater.stop()
-    await orch.app.stop()
+    await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
+    await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
 
 
 async def _close(orch: Orch) -> None:
@@ -304,14 +329,26 @@ async def _keep_lease(orch: Orch) -> None:
         orch.lost.set()
 
 
-def _start_tracker(orch: Orch) -> None:
-    """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.tracker is None:
-        return
-    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
-    if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s,
-                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
+def _pace(orch: Orch) -> None:
+    """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
+    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    scheduler = scheduler_of(orch.app)
+    settings = orch.settings
+    if settings.jobs_enabled:
+        jobs = Pacer(scheduler, orch.loop.tick, name="jobs",
+                     interval_s=settings.job_poll_interval_s, first=orch.loop.start)
+        orch.engine.wake = orch.loop.wake = jobs.poke
+        orch.pacers.append(jobs)
+        jobs.start()
+    if orch.reloader is not None:
+        reload = Pacer(scheduler, _checked(orch.reloader), name="config-reload",
+                       interval_s=orch.reloader.interval_s)
+        orch.pacers.append(reload)
+        reload.start()
+    if orch.tracker is not None:
+        on_tick = orch.ops.metrics.observe_tick if orch.ops else None
+        orch.pacers += pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s,
+                                    on_tick=on_tick)
 
 
 @asynccontextmanager

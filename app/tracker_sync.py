@@ -1,25 +1,22 @@
 """The tracker sync as the running process holds it: built from the configured tracker's
-kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
-supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+kind (app/trackers.py), paced on the one scheduler (PTB's JobQueue), its webhook route
+served by the HTTP app. `orch run`, the demo and the
 end-to-end tests all build it here."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.routing import BaseRoute
-from telegram.ext import Application, CallbackContext, Job
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
 from core.clock import Clock
 from core.config import Settings
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
-from core.ports import DeliveryLog, DependencySink, NotifierHub
+from core.ports import DeliveryLog, DependencySink, NotifierHub, Scheduler
 from core.queue_view import QueueService
 from core.sync.config import SyncConfig
 from core.sync.kind import TrackerConnection, TrackerKind
@@ -43,9 +40,7 @@ class TrackerSync:
     reconciler: Reconciler
     deliveries: DeliveryLog
     clock: Clock
-    # reconcile ticks in flight: PTB shields a job and waits for it on stop, so a tick
-    # hanging on the tracker would hold a shutdown for as long as the tracker hangs
-    ticks: set[asyncio.Task[Any]] = field(default_factory=set)
+    pacers: list[Pacer] = field(default_factory=list)  # set by pace_tracker
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
@@ -53,9 +48,10 @@ class TrackerSync:
                                       self.deliveries, self.clock, tracker=self.name)]
 
     def cancel_ticks(self) -> None:
-        """Stop the reconcile ticks in flight (at shutdown: nothing waits on the tracker)."""
-        for tick in list(self.ticks):
-            tick.cancel()
+        """Stop the steps in flight and pace no more: PTB shields a job and waits for it
+        on stop, so a tick hanging on the tracker would otherwise hold a shutdown."""
+        for pacer in self.pacers:
+            pacer.stop()
 
     async def aclose(self) -> None:
         await self.connection.close()
@@ -94,24 +90,22 @@ def build_tracker_sync(
     return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
 
-def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
-                       interval_s: float, *, first_s: float = 1.0,
-                       on_tick: Callable[[TickReport], None] | None = None) -> Job[Any]:
-    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one.
-    `on_tick` hears each tick's report (the metrics' tick durations)."""
-    if app.job_queue is None:
-        raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
-
-    async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        # never raises; its report is in /queue. Cancelled only by a stop (cancel_ticks).
-        tick = asyncio.ensure_future(sync.reconciler.tick())
-        sync.ticks.add(tick)
-        tick.add_done_callback(sync.ticks.discard)
-        with contextlib.suppress(asyncio.CancelledError):
-            report = await tick
+def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float, *,
+                 on_tick: Callable[[TickReport], None] | None = None) -> list[Pacer]:
+    """The sync's background work on the one scheduler: prompt work (webhook hints and
+    write-backs) whenever there is some, and a reconcile tick every `interval_s` (none
+    when 0: webhooks and full resyncs only). A tick never raises; its report is in
+    /queue, and `on_tick` hears it (the metrics' tick durations)."""
+    work = Pacer(scheduler, sync.reconciler.work_off, name=f"{sync.name}-work")
+    sync.reconciler.wake = work.poke
+    sync.pacers.append(work)
+    if interval_s > 0:
+        async def tick() -> None:
+            report = await sync.reconciler.tick()
             if on_tick is not None:
                 on_tick(report)
 
-    return app.job_queue.run_repeating(
-        reconcile, interval=interval_s, first=first_s, name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True})
+        sync.pacers.append(Pacer(scheduler, tick, name=JOB_NAME, interval_s=interval_s))
+    for pacer in sync.pacers:
+        pacer.start()
+    return sync.pacers

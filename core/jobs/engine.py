@@ -121,20 +121,28 @@ class StageEngine:
         self._budget = budget
         self._pending: dict[int, None] = {}
         self._locks = _KeyedLocks()
-        self.wakeup = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: there is news
         self.errors = 0
+
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration (same stages; roles, gates, agents may differ): the
+        next enqueue and the next gate check use it. Unknown gates raise, as at start."""
+        validate_gates(settings.pipeline, self._checks)
+        self._settings = settings
+        self._flow = settings.pipeline
+        self.wake()
 
     # --- hearing about changes ---------------------------------------------------------
 
     def publish(self, event: TaskEvent, task: Task) -> None:
         """Notifier port: note the task for the next `drain()`; never raises."""
         self._pending[task.id] = None
-        self.wakeup.set()
+        self.wake()
 
     def touch(self, task_id: int) -> None:
         """Note a task for the next `drain()` without an event (e.g. its job was swept)."""
         self._pending[task_id] = None
-        self.wakeup.set()
+        self.wake()
 
     @property
     def pending(self) -> int:
@@ -148,8 +156,6 @@ class StageEngine:
             del self._pending[task_id]
             await self._sync_safely(task_id)
             done += 1
-        if not self._pending:
-            self.wakeup.clear()
         return done
 
     async def sync_all(self) -> None:
@@ -401,3 +407,7 @@ class _KeyedLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+def _nothing() -> None:
+    """No one to tell (tests step the engine themselves)."""

@@ -86,7 +86,8 @@ def owner_alive(owner: str) -> bool:
 
 
 class JobLoop:
-    """Claims and runs jobs; owned by the runtime (`run()`), or stepped by tests."""
+    """Claims and runs jobs; paced by the runtime (core.pacer.Pacer: `start` once, then
+    `tick` every poll interval and whenever `wake` is called), or stepped by tests."""
 
     def __init__(
         self,
@@ -122,7 +123,7 @@ class JobLoop:
         self._next_sweep = clock.now()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._settling: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: tick again soon
         self._on_run_ended = on_run_ended
         self.watch = RunWatch(clock, self._stall_timeout)  # subscribe it to the hub
         self.errors = 0
@@ -131,9 +132,11 @@ class JobLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
-    def poke(self) -> None:
-        """Make `run()` tick now rather than at the end of its interval."""
-        self._wake.set()
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration: the next claim, run and stall check use it; runs in
+        flight go on as they started."""
+        self._settings = settings
+        self.wake()
 
     async def start(self) -> None:
         """At start-up: sweep what a dead process left, then let the engine catch up."""
@@ -142,7 +145,6 @@ class JobLoop:
 
     async def tick(self) -> JobLoopTick:
         """One round; never raises. Jobs it starts keep running after it returns."""
-        self._wake.clear()
         report = JobLoopTick()
         report.swept = await self._guard("sweep", self._sweep_if_due) or 0
         report.stalled = self.watch.check_stalls()
@@ -168,16 +170,6 @@ class JobLoop:
         while self._running or self._settling:
             await asyncio.gather(*self._running.values(), *self._settling,
                                  return_exceptions=True)
-
-    async def run(self, interval_s: float = 5.0) -> None:
-        """Tick forever, early when the engine or a finished job has news."""
-        await self.start()
-        try:
-            while True:
-                await self.tick()
-                await self._idle(interval_s)
-        finally:
-            await self.stop()
 
     async def stop(self) -> None:
         """Cancel running jobs (their runs stay open for the next sweep), wait for every
@@ -253,7 +245,7 @@ class JobLoop:
 
     def _ended(self, job_id: int) -> None:
         self._running.pop(job_id, None)
-        self._wake.set()
+        self.wake()
 
     async def _work(self, claim: Claim) -> None:
         job = claim.job
@@ -329,15 +321,6 @@ class JobLoop:
         outcome = RunOutcome.TRANSIENT if transient else RunOutcome.FAILED
         return AgentResult(outcome, None, 0.0, error, self._log_path(claim.run.id))
 
-    async def _idle(self, interval_s: float) -> None:
-        waits = [
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(self._engine.wakeup.wait()),
-            asyncio.ensure_future(self._clock.sleep(interval_s)),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+
+def _nothing() -> None:
+    """No one to tell (tests tick the loop themselves)."""

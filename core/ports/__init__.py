@@ -4,8 +4,8 @@ One module per port family; each port has 1–6 methods. Composites (`Tracker`,
 `DependencyStore`, `SyncStore`) join two ports for the adapter that implements both.
 Port modules import only value types, and those only for type checking, so any module
 may import `core.ports` without a cycle. Real adapters live in storage/ (SQLite),
-core/integrations/ (Plane, git, agents) and bot/ (Telegram); fakes in tests/fakes/ pass
-the same contract suites (tests/contracts/).
+core/integrations/ (Plane, git, agents), app/ (the scheduler) and bot/ (Telegram); fakes
+in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract.py).
 
 | family  | ports                                                        |
 | ------- | ------------------------------------------------------------ |
@@ -24,6 +24,7 @@ the same contract suites (tests/contracts/).
 |         | RevisionSource                                               |
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
 | merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
+| schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ from core.ports.queue import (
     RevisionSource,
     WaitExplainer,
 )
+from core.ports.schedule import Scheduler
 from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
@@ -117,6 +119,7 @@ __all__ = [
     "RevisionSource",
     "RunLedger",
     "RunStore",
+    "Scheduler",
     "StatesSource",
     "StatusState",
     "SyncCursors",

@@ -93,8 +93,7 @@ class Reconciler:
         self._seen: dict[str, datetime] = {}  # item id → updated_at last reconciled
         self._retry: dict[str, str] = {}  # item id → project id, failed last time
         self._hints: dict[str, str] = {}  # item id → project id, from webhooks
-        self._work = asyncio.Event()
-        self._resting = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: work_off soon
 
     # -- the step functions -----------------------------------------------------------
 
@@ -131,29 +130,15 @@ class Reconciler:
         async with self._lock:
             await self._measured(self._hinted, tick=False)
 
-    async def run(self) -> None:
-        """The loop that does `work_off` whenever there is new work; owned by the runtime.
-        A failed write-back waits for the next tick or the next move: never a hot loop."""
-        while True:
-            self._work.clear()
-            await self.work_off()
-            if not self._work.is_set():
-                self._resting.set()
-                await self._work.wait()
-                self._resting.clear()
-
-    async def wait_resting(self) -> None:
-        """Until `run()` has done all it can for now (tests use it instead of sleeping)."""
-        await self._resting.wait()
-
     async def queue_block(self) -> QueueBlock:
         """The reconcile block of /queue (QueueBlockSource)."""
         budget = (self._budget.remaining, self._budget.limit) if self._budget else None
         return reconcile_block(self.stats, budget, self.writeback.pending)
 
     def _poke(self) -> None:
-        self._resting.clear()
-        self._work.set()
+        # The runtime paces `work_off` on the scheduler (core.pacer.Pacer); a failed
+        # write-back waits for the next tick or the next move: never a hot loop.
+        self.wake()
 
     # -- one tick -----------------------------------------------------------------------
 
@@ -350,3 +335,7 @@ class Reconciler:
     def _waits(self) -> int:
         own = self._budget.waits if self._budget else 0
         return own + (self._meter.rate_limit_waits if self._meter else 0)
+
+
+def _nothing() -> None:
+    """No one to tell (tests call work_off themselves)."""
