@@ -162,10 +162,8 @@ class MergeWorker:
         return found
 
     async def card_note(self, task: Task) -> str | None:
-        """The card's line: the wait, else the PR it lives in."""
-        wait = (await self.waits([task])).get(task.id)
-        if wait:
-            return wait
+        """The card's line: the PR the task lives in. The wait for a lease reaches the card
+        with the task's one reason (QueueService.why), so it is not said twice."""
         record = await self._records.get(task.id)
         if record is None or record.pr_number is None:
             return None
