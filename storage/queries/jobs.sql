@@ -154,19 +154,19 @@ WHERE id = (
 RETURNING *
 
 -- name: job_counts
--- Every open job in its task's stage, counted in one pass; a job waits for dependencies
--- when its unmet_deps counter (kept by triggers, read by the claim too) is above 0.
-SELECT coalesce(sum(j.status = 'running'), 0) AS running,
-       coalesce(sum(j.status = 'queued'), 0) AS queued,
-       coalesce(sum(j.status = 'queued' AND :deps_enabled AND j.unmet_deps > 0), 0)
+-- Every open job counted in one pass over a partial index that holds all it reads; a job
+-- waits for dependencies when its unmet_deps counter (kept by triggers, read by the claim
+-- too) is above 0. A queued job whose task has just left its stage is counted until the
+-- stage engine withdraws it, moments later; the claim itself never takes one.
+SELECT coalesce(sum(status = 'running'), 0) AS running,
+       coalesce(sum(status = 'queued'), 0) AS queued,
+       coalesce(sum(status = 'queued' AND :deps_enabled AND unmet_deps > 0), 0)
            AS waiting_deps,
-       coalesce(sum(j.status = 'queued' AND NOT (:deps_enabled AND j.unmet_deps > 0)
-                    AND j.not_before > :at), 0) AS backoff,
-       min(CASE WHEN j.status = 'queued' AND j.not_before > :at THEN j.not_before END)
-           AS next_due
-FROM jobs j
-JOIN tasks t ON t.id = j.task_id
-WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j.stage)
+       coalesce(sum(status = 'queued' AND NOT (:deps_enabled AND unmet_deps > 0)
+                    AND not_before > :at), 0) AS backoff,
+       min(CASE WHEN status = 'queued' AND not_before > :at THEN not_before END) AS next_due
+FROM jobs INDEXED BY jobs_open_line
+WHERE status IN ('queued', 'running')
 
 -- name: line_head
 -- The first `limit` jobs the claim would take, in its order: the claim's own partial
