@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
+from typing import Any
 
 from core.config import Settings
 from core.errors import ConfigError
@@ -75,8 +76,9 @@ class ConfigReloader:
         return "applied"
 
     def _read(self) -> Settings:
-        base = replace(self.settings, **{f.name: _default(f.name) for f in fields(Settings)
-                                         if f.name in RELOADABLE + RESTART_ONLY})
+        defaults: dict[str, Any] = {f.name: _default(f.name) for f in fields(Settings)
+                                    if f.name in RELOADABLE + RESTART_ONLY}
+        base = replace(self.settings, **defaults)
         return base.with_file(self._path)
 
     def _refuse_restart_only(self, candidate: Settings) -> None:
