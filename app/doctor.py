@@ -124,6 +124,7 @@ async def _check_forge(settings: Settings) -> bool:
 async def _check_plane(settings: Settings) -> bool:
     """Reach Plane, and name every configured state that a followed project lacks."""
     from core.integrations.plane.client import PlaneClient
+    from core.integrations.plane.config import PlaneAccess
     from core.integrations.plane.kind import configured as plane_configured
     from core.sync.states_cache import StatesCache
 
@@ -131,7 +132,8 @@ async def _check_plane(settings: Settings) -> bool:
         print("plane: not configured (optional: tasks then come only from /new)")
         return True
     redact = logs.RedactSecrets(secrets_of(settings)).redact
-    async with PlaneClient.from_settings(settings, SystemClock()) as client:
+    access = PlaneAccess.from_settings(settings)
+    async with PlaneClient.from_config(access, SystemClock()) as client:
         try:
             projects = await client.projects()
             cache = StatesCache(client, SystemClock(), names=settings.plane_state_names)

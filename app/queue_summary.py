@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyService
+from core.jobs.config import JobsConfig
 from core.jobs.view import JobQueueView
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
@@ -24,7 +25,7 @@ def build_queue(settings: Settings, clock: Clock, db: Database, pipeline: Pipeli
     they are rebuilt on every request rather than gated by a revision."""
     queue = QueueService(pipeline, settings.pipeline, clock,
                          revisions=revisions or SqliteRevisions(db))
-    jobs = JobQueueView(SqliteJobStore(db), settings, clock)
+    jobs = JobQueueView(SqliteJobStore(db), JobsConfig.from_settings(settings), clock)
     queue.add_view(jobs)
     for source in live:
         queue.add_source(source)

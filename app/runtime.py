@@ -46,10 +46,12 @@ from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.budget import Budget, TaskBudget
+from core.jobs.config import JobsConfig
 from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop, make_owner, owner_alive
+from core.lessons.config import LessonsConfig
 from core.lessons.journal import LessonJournal
 from core.pacer import Pacer
 from core.pipeline.service import PipelineService
@@ -152,7 +154,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     renderer = TelegramRenderer(pipeline, codec, clock)
     notifier = _courier(settings, clock, db, tasks, app, renderer)
     hub.subscribe(notifier)
-    journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
+    journal = LessonJournal.from_config(SqliteLessonStore(db), clock,
+                                     LessonsConfig.from_settings(settings))
     deps = DependencyService(
         SqliteDependencyStore(db), pipeline, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
@@ -211,7 +214,8 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
     budget = TaskBudget(SqliteRunLedger(db), Budget(settings.budget_tokens, settings.budget_cost))
-    engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
+    config = JobsConfig.from_settings(settings)
+    engine = StageEngine(pipeline, jobs, config, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent,
                          checks={**QG_CHECKS, **forge_checks}, budget=budget)
@@ -219,7 +223,7 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
                                    env_names=settings.agent_env, ledger=jobs)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
-                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   worktrees=worktrees, config=config, clock=clock, deps=deps,
                    owner=make_owner(), reaper=OrphanReaper(jobs),
                    on_run_ended=notifier.refresh)
     return engine, loop
@@ -229,9 +233,10 @@ def _reloader(settings: Settings, pipeline: PipelineService, engine: StageEngine
               loop: JobLoop, notifier: Courier, supervisor: Supervisor) -> ConfigReloader:
     """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
     def apply(new: Settings) -> None:
-        engine.reconfigure(new)
+        config = JobsConfig.from_settings(new)
+        engine.reconfigure(config)
         pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
-        loop.reconfigure(new)
+        loop.reconfigure(config)
 
     def alert(text: str) -> None:  # the courier's alert is a row written in SQLite
         supervisor.spawn(notifier.alert(html.escape(text)), "config-alert")

@@ -15,6 +15,7 @@ from core.clock import ManualClock
 from core.config import AgentCommand, Settings
 from core.deps.service import DependencyService
 from core.jobs.agents import AgentResult, RunOutcome
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
 from core.jobs.model import Claim, ClaimLimits, Job, RetryPolicy
@@ -64,7 +65,8 @@ class World:
         self.deps = DependencyService(self.dep_store, self.pipeline, self.clock,
                                       enabled=self.settings.task_deps_enabled)
         self.engine = StageEngine(
-            self.pipeline, self.jobs, self.settings, self.clock, lessons=self.lessons,
+            self.pipeline, self.jobs, JobsConfig.from_settings(self.settings), self.clock,
+            lessons=self.lessons,
             on_gate_failure=self.lessons.on_gate_failure,
             on_retries_spent=self.lessons.on_retries_spent,
             retry_policy=RetryPolicy(base_s=60, cap_s=600, rng=random.Random(7)),
@@ -76,7 +78,8 @@ class World:
 
     def new_loop(self, owner: str = OWNER) -> JobLoop:
         return JobLoop(runs=self.jobs, engine=self.engine, pipeline=self.pipeline,
-                       runner=self.runner, worktrees=self.worktrees, settings=self.settings,
+                       runner=self.runner, worktrees=self.worktrees,
+                       config=JobsConfig.from_settings(self.settings),
                        clock=self.clock, deps=self.deps, logs_dir=self.tmp / "logs",
                        owner=owner, is_alive=lambda _: True)
 

@@ -30,10 +30,10 @@ from datetime import timedelta
 from typing import Any
 
 from core.clock import Clock
-from core.config import Settings
 from core.errors import DomainError, StaleVersion
 from core.jobs.agents import AgentResult, RunOutcome
 from core.jobs.budget import TaskBudget
+from core.jobs.config import JobsConfig
 from core.jobs.gates import (
     QG_CHECKS,
     WAITING_GATES,
@@ -97,7 +97,7 @@ class StageEngine:
         self,
         pipeline: PipelineService,
         jobs: JobStore,
-        settings: Settings,
+        config: JobsConfig,
         clock: Clock,
         *,
         lessons: LessonsFeed | None = None,
@@ -111,7 +111,7 @@ class StageEngine:
         self._pipeline = pipeline
         self._flow = pipeline.stages
         self._jobs = jobs
-        self._settings = settings
+        self._config = config
         self._clock = clock
         self._lessons = lessons
         self._on_gate_failure = on_gate_failure
@@ -124,12 +124,12 @@ class StageEngine:
         self.wake: Callable[[], None] = _nothing  # the runtime's pacer: there is news
         self.errors = 0
 
-    def reconfigure(self, settings: Settings) -> None:
+    def reconfigure(self, config: JobsConfig) -> None:
         """A reloaded configuration (same stages; roles, gates, agents may differ): the
         next enqueue and the next gate check use it. Unknown gates raise, as at start."""
-        validate_gates(settings.pipeline, self._checks)
-        self._settings = settings
-        self._flow = settings.pipeline
+        validate_gates(config.pipeline, self._checks)
+        self._config = config
+        self._flow = config.pipeline
         self.wake()
 
     # --- hearing about changes ---------------------------------------------------------
@@ -212,7 +212,7 @@ class StageEngine:
             return JobUpdate(JobStatus.CANCELLED, last_error=f"stopped: {error}")
         if result.outcome is RunOutcome.FAILED:
             return JobUpdate(JobStatus.FAILED, last_error=error, failure=Failure.PERMANENT)
-        tries, most = job.transient_attempts + 1, self._settings.transient_max_attempts
+        tries, most = job.transient_attempts + 1, self._config.transient_max_attempts
         delay = self._retry.decide(tries, most)
         if delay is None:
             return JobUpdate(JobStatus.FAILED, transient_attempts=tries,
@@ -285,7 +285,7 @@ class StageEngine:
 
     async def _enqueue(self, task: Task, spec: StageSpec, visit: Visit) -> bool:
         role = spec.role or ""
-        if role not in self._settings.agents:
+        if role not in self._config.agents:
             reason = f"no agent is configured for the {role} role (add agents.{role})"
             return await self._block(task, reason, failed=True)
         context = JobContext(visit.rollback_reason, await self._open_lessons(task))
@@ -301,7 +301,7 @@ class StageEngine:
         self, task: Task, spec: StageSpec, visit: Visit, result: Mapping[str, Any]
     ) -> bool:
         ctx = GateContext(task, spec, result, visit.events, visit.entry_version,
-                          self._settings.coverage_threshold)
+                          self._config.coverage_threshold)
         reasons = []
         for gate in gate_order(spec):
             outcome = await self._check(gate, ctx)

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import Clock
-from core.config import Settings
 from core.deps.service import DependencyService
 from core.errors import OrchError
 from core.jobs.agents import AgentRequest, AgentResult, RunOutcome, build_prompt
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.model import RESTARTED, Claim, ClaimLimits
 from core.jobs.watch import RunControl, RunWatch
@@ -97,7 +97,7 @@ class JobLoop:
         pipeline: PipelineService,
         runner: AgentRunner,
         worktrees: Worktrees,
-        settings: Settings,
+        config: JobsConfig,
         clock: Clock,
         deps: DependencyService | None = None,
         logs_dir: Path | None = None,
@@ -112,10 +112,10 @@ class JobLoop:
         self._pipeline = pipeline
         self._runner = runner
         self._worktrees = worktrees
-        self._settings = settings
+        self._config = config
         self._clock = clock
         self._deps = deps
-        self._logs_dir = logs_dir or Path(settings.repos_dir) / "_logs"
+        self._logs_dir = logs_dir or Path(config.repos_dir) / "_logs"
         self.owner = owner or make_owner()
         self._is_alive = is_alive
         self._reaper = reaper
@@ -132,10 +132,10 @@ class JobLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
-    def reconfigure(self, settings: Settings) -> None:
+    def reconfigure(self, config: JobsConfig) -> None:
         """A reloaded configuration: the next claim, run and stall check use it; runs in
         flight go on as they started."""
-        self._settings = settings
+        self._config = config
         self.wake()
 
     async def start(self) -> None:
@@ -185,7 +185,7 @@ class JobLoop:
         self._next_sweep = now + self._sweep_every
         owners = await self._runs.open_run_owners()
         dead = [o for o in owners if o != self.owner and not self._is_alive(o)]
-        cutoff = now - timedelta(seconds=self._settings.run_stale_after_s)
+        cutoff = now - timedelta(seconds=self._config.run_stale_after_s)
         if self._reaper is not None:
             # an abandoned agent may still be at work: it dies before its job is requeued
             killed = await self._reaper.reap(owner=self.owner, cutoff=cutoff, dead_owners=dead)
@@ -219,17 +219,17 @@ class JobLoop:
         return len(await self._deps.release_ready()) if self._deps is not None else 0
 
     def _limits(self) -> ClaimLimits:
-        s = self._settings
+        s = self._config
         return ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled,
                            per_stage=s.stage_concurrency, per_role=s.role_concurrency)
 
     def _stall_timeout(self, role: str) -> float:
-        command = self._settings.agents.get(role)
+        command = self._config.agents.get(role)
         return command.stall_timeout_s if command else 0.0
 
     async def _claim_all(self) -> int:
         started = 0
-        while len(self._running) < self._settings.max_concurrency:
+        while len(self._running) < self._config.max_concurrency:
             claim = await self._runs.claim(self.owner, self._clock.now(), self._limits())
             if claim is None:
                 break
@@ -278,7 +278,7 @@ class JobLoop:
 
     async def _execute(self, claim: Claim, control: RunControl) -> AgentResult | _Unrunnable:
         job = claim.job
-        command = self._settings.agents.get(job.role)
+        command = self._config.agents.get(job.role)
         if command is None:
             return _Unrunnable(f"no agent is configured for the {job.role} role "
                                f"(add agents.{job.role})")

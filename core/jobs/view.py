@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
-from core.config import Settings
+from core.jobs.config import JobsConfig
 from core.jobs.model import JobCounts, LinePlace, RunningJob
 from core.pipeline.stages import Pipeline
 from core.pipeline.tasks import Task
@@ -29,9 +29,9 @@ PROGRESS = "progress"
 class JobQueueView:
     """Jobs as /queue shows them; reads only the database."""
 
-    def __init__(self, stats: JobStats, settings: Settings, clock: Clock) -> None:
+    def __init__(self, stats: JobStats, config: JobsConfig, clock: Clock) -> None:
         self._stats = stats
-        self._settings = settings
+        self._config = config
         self._clock = clock
 
     # --- QueueSectionView -------------------------------------------------------------
@@ -46,7 +46,7 @@ class JobQueueView:
     def block(self, parts: Mapping[str, Any], now: datetime) -> QueueBlock | None:
         counts: JobCounts = parts.get(COUNTS) or JobCounts()
         running: Sequence[RunningJob] = parts.get(PROGRESS) or ()
-        head = (f"{counts.running} running (max {self._settings.max_concurrency})"
+        head = (f"{counts.running} running (max {self._config.max_concurrency})"
                 f" · {counts.queued} queued · {counts.waiting_deps} wait for dependencies"
                 f" · {counts.backoff} in backoff")
         lines = (head, *(_running_line(r, now) for r in running))
@@ -72,7 +72,7 @@ class JobQueueView:
     async def _waits(self, tasks: Sequence[Task], *, numbered: bool) -> Mapping[int, str]:
         now = self._clock.now()
         places = {p.task_id: p for p in await self._stats.places(
-            [t.id for t in tasks], now, self._settings.task_deps_enabled)}
+            [t.id for t in tasks], now, self._config.task_deps_enabled)}
         found = Reasons()
         for task in tasks:
             place = places.get(task.id)
@@ -85,10 +85,10 @@ class JobQueueView:
         return found
 
     def _approval(self, task: Task) -> str | None:
-        pipeline: Pipeline = self._settings.pipeline
+        pipeline: Pipeline = self._config.pipeline
         if task.stage not in pipeline.active or not pipeline.spec(task.stage).needs_approval:
             return None
-        approvers = sorted(self._settings.approvers)
+        approvers = sorted(self._config.approvers)
         if not approvers:
             return "needs approval, but no approvers are set (ORCH_APPROVERS)"
         return "needs approval (approvers: " + ", ".join(map(str, approvers)) + ")"
@@ -97,13 +97,13 @@ class JobQueueView:
         if place.running or place.waits_for_deps:
             return None
         if place.not_before > now:
-            most = self._settings.transient_max_attempts
+            most = self._config.transient_max_attempts
             at = place.not_before.strftime("%H:%M")
             return f"retry at {at} ({place.transient_attempts + 1}/{most})"
         return f"#{place.position} in line" if place.position and numbered else "in line"
 
     async def _counts(self) -> JobCounts:
-        return await self._stats.counts(self._clock.now(), self._settings.task_deps_enabled)
+        return await self._stats.counts(self._clock.now(), self._config.task_deps_enabled)
 
 
 def _running_line(job: RunningJob, now: datetime) -> str:

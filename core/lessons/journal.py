@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from core.clock import Clock
-from core.config import Settings
+from core.lessons.config import LessonsConfig
 from core.pipeline.tasks import Task
 from core.ports import LessonStore
 from core.queue_view import QueueBlock
@@ -198,9 +198,10 @@ class LessonJournal:
         self.rejected_total = 0
 
     @classmethod
-    def from_settings(cls, store: LessonStore, clock: Clock, settings: Settings) -> LessonJournal:
-        return cls(store, clock, enabled=settings.lessons_enabled,
-                   dedup_window_s=settings.lessons_dedup_window_s)
+    def from_config(cls, store: LessonStore, clock: Clock, config: LessonsConfig
+                    ) -> LessonJournal:
+        return cls(store, clock, enabled=config.lessons_enabled,
+                   dedup_window_s=config.lessons_dedup_window_s)
 
     async def record(self, draft: LessonDraft) -> int | None:
         """Write a lesson; its id, or None when nothing was written (off, invalid,

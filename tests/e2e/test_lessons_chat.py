@@ -13,6 +13,7 @@ from bot.app import ALL_FEATURES
 from bot.context import Services
 from bot.handlers import lessons as lessons_feature
 from core.clock import ManualClock
+from core.lessons.config import LessonsConfig
 from core.lessons.journal import LessonJournal, LessonStatus
 from sandbox.team import DEV, Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
@@ -30,7 +31,8 @@ def journal_of(orch: Orch) -> LessonJournal:
     """The running orch's journal; wired here until the lead wires it in app/runtime."""
     if lessons_feature in ALL_FEATURES:
         return orch.services.lessons  # type: ignore[attr-defined, no-any-return]
-    journal = LessonJournal.from_settings(SqliteLessonStore(orch.db), orch.clock, orch.settings)
+    journal = LessonJournal.from_config(SqliteLessonStore(orch.db), orch.clock,
+                                        LessonsConfig.from_settings(orch.settings))
     values = {f.name: getattr(orch.services, f.name) for f in fields(Services)
               if f.name != "lessons"}
     orch.app.add_handlers(lessons_feature.handlers(_ServicesWithLessons(**values,

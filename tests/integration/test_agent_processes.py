@@ -21,6 +21,7 @@ from core.config import AgentCommand
 from core.integrations.agents.processes import kill_group, start_ticks
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.jobs.agents import AgentProcess, AgentRequest, RunOutcome
+from core.jobs.config import JobsConfig
 from tests.integration.test_agent_runner import _gone
 from tests.pipeline_world import LEAD
 
@@ -204,7 +205,8 @@ async def test_the_start_up_sweep_kills_a_recorded_group_before_requeueing_its_j
                                                                   start_ticks(left.pid)))
         loop = JobLoop(runs=orch.jobs, engine=orch.loop._engine, pipeline=orch.pipeline,
                        runner=SubprocessAgentRunner(clock=clock), worktrees=_NoWorktrees(),
-                       settings=settings, clock=clock, reaper=OrphanReaper(orch.jobs))
+                       config=JobsConfig.from_settings(settings), clock=clock,
+                       reaper=OrphanReaper(orch.jobs))
 
         assert await loop.sweep() == 1
 

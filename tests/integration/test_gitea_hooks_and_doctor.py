@@ -13,6 +13,7 @@ from app.merge_wiring import build_merge, doctor_forge, forge_repos, with_merge_
 from core.clock import ManualClock, SystemClock
 from core.config import Settings
 from core.integrations.forge.webhooks import parse_hint, signature_ok
+from core.lessons.config import LessonsConfig
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE, HUMAN_APPROVAL
@@ -35,7 +36,8 @@ async def test_signed_deliveries_wake_the_worker_once_and_forged_ones_are_refuse
                         gitea_webhook_secret=SECRET, repos_dir=str(tmp_path / "repos"))
     pipeline = PipelineService(SqliteTaskStore(database), DEFAULT_PIPELINE, clock,
                                RecordingNotifier())
-    journal = LessonJournal.from_settings(SqliteLessonStore(database), clock, settings)
+    journal = LessonJournal.from_config(SqliteLessonStore(database), clock,
+                                       LessonsConfig.from_settings(settings))
     wiring = build_merge(settings, clock, database, pipeline, journal)
     app = Starlette(routes=wiring.routes())
     delivery = json.loads((FIXTURES / "webhook_deliveries.json").read_text())[-2]

@@ -20,6 +20,7 @@ from core.deps.service import DependencyService
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace, run_git
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
 from core.jobs.model import RESTARTED, RunStatus
@@ -73,13 +74,14 @@ async def start_orch(path: Path, settings: Settings, clock: ManualClock, tmp: Pa
     hub, notifier = NotifierHub(), RecordingNotifier()
     pipeline = PipelineService(tasks, DEFAULT_PIPELINE, clock, hub)
     deps = DependencyService(SqliteDependencyStore(db), pipeline, clock)
-    engine = StageEngine(pipeline, jobs, settings, clock)
+    config = JobsConfig.from_settings(settings)
+    engine = StageEngine(pipeline, jobs, config, clock)
     hub.subscribe(notifier)
     hub.subscribe(engine)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)))
     runner = SubprocessAgentRunner(clock=clock, kill_grace_s=1.0)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
-                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   worktrees=worktrees, config=config, clock=clock, deps=deps,
                    logs_dir=tmp / "logs")
     hub.subscribe(loop.watch)
     return Orch(db, tasks, jobs, pipeline, deps, loop, notifier)

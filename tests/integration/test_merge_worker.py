@@ -10,6 +10,7 @@ import pytest
 
 from core.config import Settings
 from core.integrations.git.workspace import run_git
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.forge_gates import ForgeGates
 from core.jobs.gates import QG_CHECKS, GateContext, Waiting
@@ -56,7 +57,8 @@ async def test_leaving_development_opens_the_pr_and_the_engine_moves_on_once_mer
         rig: MergeRig) -> None:
     merged: list[int] = []
     worker = worker_on(rig, merged, [])
-    engine = StageEngine(rig.pipeline, SqliteJobStore(rig.db), Settings(pipeline=PIPELINE),
+    engine = StageEngine(rig.pipeline, SqliteJobStore(rig.db),
+                         JobsConfig.from_settings(Settings(pipeline=PIPELINE)),
                          rig.clock, checks={**QG_CHECKS,
                                             **ForgeGates(rig.forge, rig.records).checks()})
     task = await developed_unpublished(rig, "feature", {"f.txt": "f\n"})

@@ -12,6 +12,7 @@ from app.metrics import LiveSources, OrchMetrics
 from bot.telemetry import TelegramCalls
 from core.clock import ManualClock
 from core.integrations.plane.http import PlaneStats
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.model import ClaimLimits, JobStatus, JobUpdate, RunEnd
 from core.pipeline.service import PipelineService
@@ -30,7 +31,7 @@ async def test_runs_and_claims_land_in_their_buckets(database: Database,
     hub = NotifierHub()
     pipeline = PipelineService(SqliteTaskStore(database), settings.pipeline, clock, hub)
     jobs = SqliteJobStore(database)
-    engine = StageEngine(pipeline, jobs, settings, clock)
+    engine = StageEngine(pipeline, jobs, JobsConfig.from_settings(settings), clock)
     hub.subscribe(engine)
     for title in ("A", "B"):
         task = await pipeline.create("api", title, LEAD)

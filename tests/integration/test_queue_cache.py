@@ -17,6 +17,7 @@ from app.queue_summary import build_queue
 from core.clock import ManualClock, utc_iso
 from core.config import Settings
 from core.deps.service import DependencyService
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.model import ClaimLimits
 from core.lessons.journal import LessonDraft, LessonJournal, Source
@@ -67,7 +68,7 @@ async def rig(database: Database, clock: ManualClock) -> AsyncIterator[Rig]:
     hub = NotifierHub()
     pipeline = PipelineService(SqliteTaskStore(database), settings.pipeline, clock, hub)
     jobs = SqliteJobStore(database)
-    engine = StageEngine(pipeline, jobs, settings, clock)
+    engine = StageEngine(pipeline, jobs, JobsConfig.from_settings(settings), clock)
     hub.subscribe(engine)
     deps = DependencyService(SqliteDependencyStore(database), pipeline, clock)
     journal = LessonJournal(SqliteLessonStore(database), clock)

@@ -15,6 +15,7 @@ from core.clock import ManualClock
 from core.config import AgentCommand, Settings
 from core.jobs.agents import AgentResult, RunOutcome
 from core.jobs.budget import Budget, TaskBudget
+from core.jobs.config import JobsConfig
 from core.jobs.effort import EffortTotals, EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.model import ClaimLimits, Effort, JobDraft, JobStatus, JobUpdate, RunEnd
@@ -144,7 +145,8 @@ async def test_a_task_over_its_budget_is_blocked_once(
     jobs = SqliteJobStore(database)
     settings = Settings(agents={"developer": AgentCommand(("dev",))})
     budget = TaskBudget(SqliteRunLedger(database), Budget(tokens=1_000))
-    engine = StageEngine(service, jobs, settings, clock, budget=budget)
+    engine = StageEngine(service, jobs, JobsConfig.from_settings(settings), clock,
+                         budget=budget)
     task = await service.approve((await service.create("api", "costly", SYSTEM)).id, SYSTEM)
     await engine.sync(task.id)
 

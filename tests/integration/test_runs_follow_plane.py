@@ -15,6 +15,7 @@ from core.config import AgentCommand, Settings
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.config import JobsConfig
 from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
@@ -35,11 +36,12 @@ async def test_an_item_blocked_in_plane_stops_its_running_developer(tmp_path: Pa
     async with plane_rig(tmp_path) as rig:
         assert rig.hub is not None
         jobs = SqliteJobStore(rig.db)
-        engine = StageEngine(rig.pipeline, jobs, settings, clock)
+        config = JobsConfig.from_settings(settings)
+        engine = StageEngine(rig.pipeline, jobs, config, clock)
         loop = JobLoop(runs=jobs, engine=engine, pipeline=rig.pipeline,
                        runner=SubprocessAgentRunner(clock, kill_grace_s=1.0),
                        worktrees=GitWorktrees(GitWorkspace(Path(settings.repos_dir))),
-                       settings=settings, clock=clock, logs_dir=tmp_path / "logs")
+                       config=config, clock=clock, logs_dir=tmp_path / "logs")
         rig.hub.subscribe(engine)
         rig.hub.subscribe(loop.watch)
         reconciler = rig.reconciler()

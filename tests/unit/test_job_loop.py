@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.jobs.agents import RunOutcome
+from core.jobs.config import JobsConfig
 from core.jobs.model import RESTARTED, JobStatus, RunStatus
 from core.pacer import Pacer
 from core.pipeline.stages import BLOCKED, DONE
@@ -132,7 +133,7 @@ async def test_a_worktree_that_cannot_be_made_is_a_transient_failure(world: Worl
 async def test_a_job_whose_role_has_no_agent_blocks_its_task(world: World) -> None:
     task = await world.approved()
     await world.engine.drain()  # queued while the agent was still configured
-    world.loop._settings = replace(world.settings, agents={})
+    world.loop._config = replace(JobsConfig.from_settings(world.settings), agents={})
 
     await world.loop.run_once()
 

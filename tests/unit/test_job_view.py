@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from core.jobs.agents import RunOutcome
+from core.jobs.config import JobsConfig
 from core.jobs.view import JobQueueView
 from core.queue_view import QueueService
 from tests.pipeline_world import World, settings_for
@@ -22,7 +23,7 @@ async def test_queue_explains_backoff_position_and_dependencies(tmp_path: Path) 
     await world.loop.tick()  # B runs
     await world.runner.started.wait()
     world.clock.advance(20)  # the backoff of A is 30-60 s
-    view = JobQueueView(world.jobs, world.settings, world.clock)
+    view = JobQueueView(world.jobs, JobsConfig.from_settings(world.settings), world.clock)
     queue = QueueService(world.pipeline, world.pipeline.stages, world.clock)
     queue.add_explainer(view)
     queue.add_explainer(world.deps)

@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import ConfigError, IllegalTransition
 from core.jobs.agents import RunOutcome
+from core.jobs.config import JobsConfig
 from core.jobs.engine import StageEngine
 from core.jobs.model import Failure, JobStatus
 from core.pipeline.service import PipelineService
@@ -90,7 +91,8 @@ async def test_unknown_gate_names_stop_start_up(world: World) -> None:
     service = PipelineService(world.tasks, pipeline, world.clock, world.hub)
 
     with pytest.raises(ConfigError, match="unknown gate 'vibes'"):
-        StageEngine(service, world.jobs, world.settings, world.clock)
+        StageEngine(service, world.jobs, JobsConfig.from_settings(world.settings),
+                    world.clock)
 
 
 # --- success, gates, advance --------------------------------------------------------

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from core.clock import Clock
-from core.config import Settings
 from core.errors import TrackerError
+from core.integrations.plane.config import PlaneAccess
 from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp, PlaneStats
 from core.integrations.plane.parse import (
     identifier_of,
@@ -82,16 +82,16 @@ class PlaneClient:
         self._identifiers: dict[str, str] = {}
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, clock: Clock, budget: RateBudget | None = None
+    def from_config(
+        cls, access: PlaneAccess, clock: Clock, budget: RateBudget | None = None
     ) -> PlaneClient:
         """The client orch runs with; pass the one budget shared by this API key."""
         return cls(
-            settings.plane_api_url,
-            settings.plane_api_token,
-            settings.plane_workspace_slug,
+            access.plane_api_url,
+            access.plane_api_token,
+            access.plane_workspace_slug,
             clock=clock,
-            budget=budget or RateBudget(clock, settings.plane_rate_limit_per_min),
+            budget=budget or RateBudget(clock, access.plane_rate_limit_per_min),
         )
 
     def __repr__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.clock import Clock
 from core.config import Settings
 from core.integrations.plane.client import NAME, PlaneClient
+from core.integrations.plane.config import PlaneAccess
 from core.integrations.plane.webhooks import PlaneWebhooks
 from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
@@ -20,7 +21,7 @@ def configured(settings: Settings) -> bool:
 def connect(settings: Settings, clock: Clock) -> TrackerConnection:
     """The Plane client orch runs with, its one budget, webhooks and sync settings."""
     budget = RateBudget(clock, settings.plane_rate_limit_per_min)  # one per API key
-    client = PlaneClient.from_settings(settings, clock, budget)
+    client = PlaneClient.from_config(PlaneAccess.from_settings(settings), clock, budget)
     return TrackerConnection(
         client=client, meter=client.stats, budget=budget,
         webhooks=PlaneWebhooks(settings.plane_webhook_secret),
