@@ -266,9 +266,6 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     orch.supervisor.spawn(orch.notifier.run(), "notifier")
     await orch.app.start()
     _pace(orch)
-    if orch.merge is not None and orch.settings.jobs_enabled:
-        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
-                              "merge-gate")
     assert orch.app.updater is not None
     await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
 
@@ -308,7 +305,8 @@ async def _keep_lease(orch: Orch) -> None:
 
 def _pace(orch: Orch) -> None:
     """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
-    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    its poll interval and woken by the engine and finished jobs; the merge gate, woken by
+    moves and forge webhooks; the tracker sync."""
     scheduler = scheduler_of(orch.app)
     settings = orch.settings
     if settings.jobs_enabled:
@@ -317,6 +315,12 @@ def _pace(orch: Orch) -> None:
         orch.engine.wake = orch.loop.wake = jobs.poke
         orch.pacers.append(jobs)
         jobs.start()
+    if orch.merge is not None and settings.jobs_enabled:
+        merge = Pacer(scheduler, orch.merge.worker.tick, name="merge-gate",
+                      interval_s=settings.merge_poll_interval_s)
+        orch.merge.worker.wake = merge.poke
+        orch.pacers.append(merge)
+        merge.start()
     if orch.tracker is not None:
         on_tick = orch.ops.metrics.observe_tick if orch.ops else None
         orch.pacers += pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s,
