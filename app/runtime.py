@@ -247,9 +247,9 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             try:
                 await connect_telegram(orch.app.bot, orch.startup, clock)
                 async with orch.app:
-                    await _start(orch, poll_timeout)
-                    orch.startup.done()
-                    try:
+                    try:  # a stop may arrive while starting: _stop undoes what started
+                        await _start(orch, poll_timeout)
+                        orch.startup.done()
                         yield orch
                     finally:
                         await _stop(orch)
@@ -274,8 +274,10 @@ async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
     for pacer in orch.pacers:
         pacer.stop()  # a step hanging on a peer (the tracker) must not hold the shutdown
-    await orch.app.updater.stop()
-    await orch.app.stop()  # the scheduler stops with it: no step starts after
+    if orch.app.updater.running:
+        await orch.app.updater.stop()
+    if orch.app.running:
+        await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
     await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
 
