@@ -30,9 +30,10 @@ AGENTS_DIR = Path(__file__).parent / "agents"
 
 
 def sandbox_agents() -> dict[str, AgentCommand]:
-    """The script agents shipped in sandbox/agents, one per role, runnable anywhere."""
+    """The script agents shipped in sandbox/agents, one per role, runnable anywhere. No
+    stall timeout: the sandbox's clock jumps by minutes while a script may be starting."""
     return {role: AgentCommand((sys.executable, str(AGENTS_DIR / f"{role}.py"),
-                                "{prompt_file}"), timeout_s=60.0)
+                                "{prompt_file}"), timeout_s=60.0, stall_timeout_s=0)
             for role in ("developer", "reviewer", "tester", "deployer")}
 
 
@@ -73,9 +74,15 @@ class Team:
                         if m["from_bot"] and m["reply_to_message_id"] == message_id]
             return bool(found)
 
-        if not await self.emu.wait_for(replied, WAIT_S):
-            raise AssertionError(f"no reply to message {message_id} in chat {chat}")
-        return found[0]
+        # replies go through the outbox within the group's budget: move the clock as far
+        # as the budget needs, never further
+        for _ in range(int(WAIT_S / 0.05)):
+            if await self.emu.wait_for(replied, 0.05):
+                return found[0]
+            wait = self.orch.notifier.seconds_until_ready()
+            if wait > 0:
+                self.clock.advance(wait)
+        raise AssertionError(f"no reply to message {message_id} in chat {chat}")
 
     async def press(self, message_id: int, data: str, *, user: int = LEAD,
                     chat: int = GROUP) -> dict[str, Any]:
@@ -87,9 +94,11 @@ class Team:
         return await self.emu.wait_callback_answer(query_id, WAIT_S)
 
     async def settle(self, rounds: int = 500) -> None:
-        """Let the notifier send everything, moving the clock only as the budget needs."""
+        """Let the handlers in flight finish and the courier send everything, moving the
+        clock only as the budget needs."""
         notifier = self.orch.notifier
         for _ in range(rounds):
+            await asyncio.wait_for(self.orch.inbox.drain(), WAIT_S)  # e.g. after an answer
             await asyncio.wait_for(notifier.wait_resting(), WAIT_S)
             if notifier.idle:
                 return

@@ -38,6 +38,7 @@ class Rig:
     notifier: RecordingNotifier
     relay: Relay
     clients: list[PlaneClient]
+    hub: NotifierHub | None = None  # for more subscribers (e.g. the job loop's run watch)
 
     def reconciler(self, *, budget: int = 600, config: SyncConfig | None = None,
                    names: dict[str, str] | None = None) -> Reconciler:
@@ -77,7 +78,7 @@ async def plane_rig(tmp_path: Path) -> AsyncIterator[Rig]:
     hub.subscribe(relay)
     pipeline = PipelineService(SqliteTaskStore(db), DEFAULT_PIPELINE, clock, hub)
     async with serve_emulator(emulator) as url:
-        made = Rig(emulator, url, clock, db, pipeline, notifier, relay, [])
+        made = Rig(emulator, url, clock, db, pipeline, notifier, relay, [], hub)
         yield made
         for client in made.clients:
             await client.aclose()

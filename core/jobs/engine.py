@@ -124,6 +124,14 @@ class StageEngine:
         self.wake: Callable[[], None] = _nothing  # the runtime's pacer: there is news
         self.errors = 0
 
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration (same stages; roles, gates, agents may differ): the
+        next enqueue and the next gate check use it. Unknown gates raise, as at start."""
+        validate_gates(settings.pipeline, self._checks)
+        self._settings = settings
+        self._flow = settings.pipeline
+        self.wake()
+
     # --- hearing about changes ---------------------------------------------------------
 
     def publish(self, event: TaskEvent, task: Task) -> None:

@@ -132,6 +132,12 @@ class JobLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration: the next claim, run and stall check use it; runs in
+        flight go on as they started."""
+        self._settings = settings
+        self.wake()
+
     async def start(self) -> None:
         """At start-up: sweep what a dead process left, then let the engine catch up."""
         await self._guard("start-up sweep", self.sweep)
@@ -286,7 +292,7 @@ class JobLoop:
             return self._orch_failure(claim, f"could not prepare the worktree: {exc}",
                                       transient=True)
         await self._runs.mark_running(claim.run.id, self._clock.now())
-        control.touch()  # the stall clock starts with the agent, not with the claim
+        control.begin()  # the stall clock starts with the agent, not with the claim
         return await self._runner.run(self._request(claim, task, worktree, control), command)
 
     def _request(self, claim: Claim, task: Task, worktree: Path, control: RunControl
