@@ -286,9 +286,9 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             try:
                 await connect_telegram(orch.app.bot, orch.startup, clock)
                 async with orch.app:
-                    await _start(orch, poll_timeout)
-                    orch.startup.done()
-                    try:
+                    try:  # a stop may arrive while starting: _stop undoes what started
+                        await _start(orch, poll_timeout)
+                        orch.startup.done()
                         yield orch
                     finally:
                         await _stop(orch)
@@ -305,9 +305,6 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     orch.supervisor.spawn(orch.notifier.run(), "courier")
     await orch.app.start()
     _pace(orch)
-    if orch.merge is not None and orch.settings.jobs_enabled:
-        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
-                              "merge-gate")
     await orch.inbox.resume()  # what a crash left unhandled, in order
     orch.poller = orch.supervisor.spawn(
         poll(orch.app, orch.inbox, orch.clock, poll_s=poll_timeout), "telegram-poll")
@@ -319,7 +316,8 @@ async def _stop(orch: Orch) -> None:
     if orch.poller is not None:
         orch.poller.cancel()
     await _finish_updates(orch.inbox)
-    await orch.app.stop()  # the scheduler stops with it: no step starts after
+    if orch.app.running:  # a stop may arrive while orch is still starting
+        await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
     await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
 
@@ -357,7 +355,8 @@ async def _keep_lease(orch: Orch) -> None:
 
 def _pace(orch: Orch) -> None:
     """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
-    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    its poll interval and woken by the engine and finished jobs; the merge gate, woken by
+    moves and forge webhooks; the tracker sync."""
     scheduler = scheduler_of(orch.app)
     settings = orch.settings
     if settings.jobs_enabled:
@@ -366,6 +365,12 @@ def _pace(orch: Orch) -> None:
         orch.engine.wake = orch.loop.wake = jobs.poke
         orch.pacers.append(jobs)
         jobs.start()
+    if orch.merge is not None and settings.jobs_enabled:
+        merge = Pacer(scheduler, orch.merge.worker.tick, name="merge-gate",
+                      interval_s=settings.merge_poll_interval_s)
+        orch.merge.worker.wake = merge.poke
+        orch.pacers.append(merge)
+        merge.start()
     if orch.reloader is not None:
         reload = Pacer(scheduler, _checked(orch.reloader), name="config-reload",
                        interval_s=orch.reloader.interval_s)
