@@ -25,6 +25,7 @@ from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
 from app.scheduler import scheduler_of
 from app.startup import StartupProgress, connect_telegram, open_database
+from app.telegram_webhook import Deliver, TelegramWebhook
 from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
 from bot.app import build_telegram, install_handlers
 from bot.callbacks import ButtonCodec
@@ -123,6 +124,7 @@ class Orch:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
     poller: asyncio.Task[Any] | None = None  # getUpdates into the inbox
+    webhook: TelegramWebhook | None = None  # or Telegram POSTs updates into the inbox
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
     pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
     reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
@@ -183,6 +185,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
+    if settings.telegram_webhook_url:
+        orch.webhook = TelegramWebhook(settings.telegram_webhook_url)
     if settings.config_path:
         orch.reloader = _reloader(settings, pipeline, engine, loop, notifier, orch.supervisor)
     return orch
@@ -301,6 +305,9 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await orch.app.start()
     _pace(orch)
     await orch.inbox.resume()  # what a crash left unhandled, in order
+    if orch.webhook is not None:  # the HTTP face listens already: Telegram sends at once
+        await orch.webhook.register(orch.app.bot)
+        return
     orch.poller = orch.supervisor.spawn(
         poll(orch.app, orch.inbox, orch.clock, poll_s=poll_timeout), "telegram-poll")
 
@@ -315,6 +322,15 @@ async def _stop(orch: Orch) -> None:
         await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
     await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
+
+
+def _into(inbox: Inbox) -> Deliver:
+    """A webhook's update goes where polled ones go: stored in the inbox, then handled."""
+
+    async def deliver(update: dict[str, Any]) -> None:
+        await inbox.receive([update])
+
+    return deliver
 
 
 async def _finish_updates(inbox: Inbox, within_s: float = 5.0) -> None:
@@ -387,7 +403,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
               *(orch.ops.routes() if orch.ops else ()),
-              *(orch.merge.routes() if orch.merge else ())]
+              *(orch.merge.routes() if orch.merge else ()),
+              *([orch.webhook.route(_into(orch.inbox))] if orch.webhook else [])]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes, runs=orch.effort)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,

@@ -46,6 +46,9 @@ def missing_required(settings: Settings) -> list[str]:
 def validate(settings: Settings) -> None:
     """ConfigError for the first setting that cannot work with the others."""
     _check_together(settings)
+    if settings.telegram_webhook_url and not settings.http_port:
+        raise ConfigError("ORCH_HTTP_PORT", "is required with ORCH_TELEGRAM_WEBHOOK_URL "
+                          "(Telegram's updates arrive on orch's HTTP server)")
     source = settings.config_path or "ORCH_CONFIG"
     _check_gates(settings, source)
     _check_roles(settings, source)
