@@ -17,6 +17,7 @@ from core.clock import SystemClock
 from core.config import SECRET_FIELDS, Settings
 from core.errors import ConfigError, OrchError
 from core.sync.config import SyncConfig
+from core.tracker import TrackerProject
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_demo(quiet=args.quiet))
         settings = Settings.from_env(os.environ)
-        SyncConfig.from_settings(settings)  # the [plane] options fail here, not later
+        config = SyncConfig.from_settings(settings)  # the [plane] options fail here, not later
+        config.check_key_prefix(settings.task_key_prefix, [
+            TrackerProject(name, name, name) for name in settings.plane_projects])
     except ConfigError as exc:
         print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
         return 2
@@ -62,6 +65,9 @@ async def run(settings: Settings) -> int:
     try:
         async with running(settings, SystemClock()):
             await stop.wait()
+    except ConfigError as exc:
+        print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
+        return 2
     except OrchError as exc:
         print(f"orch: {logs.RedactSecrets(_secrets(settings)).redact(str(exc))}",
               file=sys.stderr)

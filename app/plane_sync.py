@@ -4,6 +4,8 @@ HTTP app. `orch run`, the demo and the end-to-end tests all build it here."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,19 +16,26 @@ from app.webhook_routes import plane_webhook_route
 from core.clock import Clock
 from core.config import Settings
 from core.integrations.plane.client import PlaneClient
+from core.integrations.plane.http import RetryPolicy
 from core.integrations.plane.webhooks import DeliveryDedup
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
 from core.ratebudget import RateBudget
+from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
 from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
+from core.sync.vanish import Pause
 from storage.database import Database
+from storage.rate_budgets import SqliteBudgetStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 
 JOB_NAME = "plane-reconcile"
+PauseAlert = Callable[[Pause], None]
 
 
 @dataclass
@@ -64,20 +73,36 @@ def build_plane_sync(
     *,
     config: SyncConfig | None = None,
     dependencies: DependencySink | None = None,
+    refresh_card: Callable[[int], None] = lambda _: None,
+    alert: PauseAlert | None = None,
 ) -> PlaneSync:
     """Build the sync and hook it in: write-back on the hub, the block in /queue."""
-    budget = RateBudget(clock, settings.plane_rate_limit_per_min)  # one per API key
-    client = PlaneClient.from_settings(settings, clock, budget)
+    config = config or SyncConfig.from_settings(settings)
+    # one budget per API key, a margin below Plane's limit, kept across restarts
+    budget = RateBudget(clock, settings.plane_rate_limit_per_min, margin=config.rate_margin)
+    client = PlaneClient(settings.plane_api_url, settings.plane_api_token,
+                         settings.plane_workspace_slug, clock=clock, budget=budget,
+                         policy=RetryPolicy(max_retry_after_s=config.max_retry_after_s))
     states = StatesCache(client, clock, names=settings.plane_state_names,
                          ttl_s=settings.plane_states_ttl_s)
     reconciler = Reconciler(
         tracker=client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
-        clock=clock, config=config or SyncConfig.from_settings(settings),
-        dependencies=dependencies, meter=client.stats, budget=budget)
+        outbox=SqliteWriteBackStore(db), pauses=SqlitePauseStore(db), clock=clock,
+        config=config, dependencies=dependencies, meter=client.stats, budget=budget,
+        keeper=BudgetKeeper(budget, SqliteBudgetStore(db), "plane", clock),
+        refresh_card=refresh_card, alert=alert)
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
     return PlaneSync(client, budget, states, reconciler, DeliveryDedup(),
                      settings.plane_webhook_secret)
+
+
+def pause_alert_text(pause: Pause) -> str:
+    """The one alert of a mass disappearance (the Confirm button goes with it)."""
+    return (f"⏸ {html.escape(pause.identifier)}: {pause.missing} of {pause.followed} followed "
+            f"Plane items vanished at once. Its sync is paused and nothing was cancelled. "
+            f"If they really were deleted, press Confirm: their tasks are cancelled. If orch "
+            f"lost access, fix the key and press Confirm: nothing that answers is touched.")
 
 
 def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: PlaneSync,

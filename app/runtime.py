@@ -19,16 +19,25 @@ from telegram.ext import Application
 
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.plane_sync import PlaneSync, build_plane_sync, plane_configured, schedule_reconcile
+from app.plane_sync import (
+    PlaneSync,
+    build_plane_sync,
+    pause_alert_text,
+    plane_configured,
+    schedule_reconcile,
+)
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
+from bot.handlers.sync import confirm_markup
+from bot.handlers.sync import handlers as sync_buttons
 from bot.notifier import TelegramNotifier
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
+from core.errors import OrchError
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
@@ -118,10 +127,26 @@ async def assemble(settings: Settings, clock: Clock) -> Orch:
     _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
-    plane = (build_plane_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
-             if plane_configured(settings) else None)
+    plane = _plane(settings, clock, db, pipeline, hub, queue, deps, notifier, codec)
+    if plane is not None:
+        app.add_handlers(sync_buttons(services, plane.reconciler.confirm_pause))
     return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
                 journal, deps, engine, loop, plane, Supervisor())
+
+
+def _plane(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
+           hub: NotifierHub, queue: QueueService, deps: DependencyService,
+           notifier: TelegramNotifier, codec: ButtonCodec) -> PlaneSync | None:
+    """The Plane sync, when configured: card notes, refreshes and its alert in the chat."""
+    if not plane_configured(settings):
+        return None
+    sync = build_plane_sync(
+        settings, clock, db, pipeline, hub, queue, dependencies=deps,
+        refresh_card=notifier.refresh,
+        alert=lambda pause: notifier.alert(pause_alert_text(pause),
+                                           confirm_markup(codec, pause)))
+    notifier.add_card_note(sync.reconciler.card_note)
+    return sync
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
@@ -167,6 +192,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
     """Start orch inside the current loop; stops everything cleanly on exit."""
     orch = await assemble(settings, clock)
     try:
+        await _check_keys(orch)
         async with orch.app:
             await orch.app.bot.set_my_commands(COMMANDS)
             await orch.notifier.resume()
@@ -188,6 +214,18 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
         if orch.plane:
             await orch.plane.aclose()
         await orch.db.close()
+
+
+async def _check_keys(orch: Orch) -> None:
+    """Refuse to start when `/new` keys would collide with a followed project's keys."""
+    if orch.plane is None:
+        return
+    try:
+        projects = await orch.plane.client.projects()
+    except OrchError as exc:  # Plane down at start-up: the sync will say so; start anyway
+        log.warning("could not list Plane projects at start-up: %s", exc)
+        return
+    orch.plane.reconciler.config.check_key_prefix(orch.settings.task_key_prefix, projects)
 
 
 def _start_plane(orch: Orch) -> None:

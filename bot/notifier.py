@@ -74,7 +74,7 @@ class TelegramNotifier:
         self._dirty: dict[int, None] = {}
         self._pushes: list[TaskEvent] = []
         # in memory: what an alert is about (e.g. tasks blocked on a cycle) is in SQLite
-        self._alerts: list[str] = []
+        self._alerts: list[tuple[str, InlineKeyboardMarkup | None]] = []
         self._absorbed_upto = 0
         self._saved_cursor = 0
         self._cooldown_until = clock.now()
@@ -101,9 +101,9 @@ class TelegramNotifier:
         """Which message is the task's card (for tests, the demo and stale presses)."""
         return await self._cards.get(task_id)
 
-    def alert(self, html_text: str) -> None:
+    def alert(self, html_text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         """One push that is about no single task (e.g. a dependency cycle)."""
-        self._alerts.append(html_text)
+        self._alerts.append((html_text, markup))
         self._poke()
 
     def _poke(self) -> None:
@@ -185,7 +185,7 @@ class TelegramNotifier:
 
     async def _send_pushes(self) -> None:
         while self._alerts and self._may_send():
-            if await self._send(self._alerts[0], None) is None:
+            if await self._send(*self._alerts[0]) is None:
                 return
             self._alerts.pop(0)
             self.stats.pushes += 1

@@ -165,8 +165,10 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [number for number, _, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise StorageError(f"migrations must be numbered 1..N without gaps, found {numbers}")
+    # Numbers are reserved per change, so a gap is a migration still to come; a number
+    # used twice is a mistake.
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise StorageError(f"migrations must have distinct numbers from 1, found {numbers}")
     return found
 
 

@@ -40,7 +40,7 @@ from core.jobs.model import (
 from core.pipeline.stages import BLOCKED, DONE, TERMINAL
 from core.pipeline.tasks import Task, TaskEvent
 from core.ports import Applied, EventDraft, TaskChange, TaskDraft
-from core.sync.records import ItemRecord, SyncPosition
+from core.sync.records import ItemBlocker, ItemRecord, SyncPosition
 from core.tracker import ItemPage, Relations, StateGroup, TrackerProject, TrackerState, WorkItem
 
 
@@ -55,12 +55,9 @@ class InMemoryTaskStore:
     # No awaits inside the methods below: each one is atomic, like a transaction.
 
     async def create(self, draft: TaskDraft, event: EventDraft, at: datetime) -> Applied:
-        number = self._counters.get(draft.key_prefix, 0) + 1
-        key = draft.key or f"{draft.key_prefix}-{number}"
+        key = draft.key or self._next_key(draft.key_prefix)
         if self._taken(key, draft.tracker_id):
             raise DuplicateTask(f"A task for {draft.key or draft.tracker_id} exists already.")
-        if draft.key is None:
-            self._counters[draft.key_prefix] = number
         task = Task(
             id=len(self._tasks) + 1,
             key=key,
@@ -126,6 +123,15 @@ class InMemoryTaskStore:
         own = [e for e in self._events if e.task_id == task_id]
         return own[max(len(own) - limit, 0) :] if limit >= 0 else own  # as SQL's LIMIT
 
+    def _next_key(self, prefix: str) -> str:
+        """Like SqliteTaskStore: a number is used up even if the insert then fails, and a
+        number whose key is taken already is skipped."""
+        while True:
+            self._counters[prefix] = self._counters.get(prefix, 0) + 1
+            key = f"{prefix}-{self._counters[prefix]}"
+            if not self._taken(key, None):
+                return key
+
     def _taken(self, key: str, tracker_id: str | None) -> bool:
         return any(
             t.key == key or (tracker_id is not None and t.tracker_id == tracker_id)
@@ -187,6 +193,28 @@ class InMemoryDependencyStore:
     def __init__(self, tasks: InMemoryTaskStore) -> None:
         self._tasks = tasks
         self._edges: dict[tuple[int, int], _Edge] = {}
+        # (task id, item id) → [key, released, reported]: waits on items without a task
+        self._items: dict[tuple[int, str], list[Any]] = {}
+
+    async def replace_items(self, task_id: int, blockers: Collection[ItemBlocker],
+                            at: datetime) -> tuple[list[str], list[str]]:
+        wanted = {b.item_id: b for b in blockers}
+        present = {i for (t, i) in self._items if t == task_id}
+        for item_id in present - set(wanted):
+            del self._items[(task_id, item_id)]
+        for b in wanted.values():
+            old = self._items.get((task_id, b.item_id))
+            reported = (old[2] if old else b.released) and b.released
+            self._items[(task_id, b.item_id)] = [b.key, b.released, reported]
+        return sorted(set(wanted) - present), sorted(present - set(wanted))
+
+    async def open_item_blockers(self) -> set[str]:
+        return {i for (_, i), edge in self._items.items() if not edge[1]}
+
+    async def item_moved(self, item_id: str, group: str, released: bool, at: datetime) -> None:
+        for (_, i), edge in self._items.items():
+            if i == item_id:
+                edge[1], edge[2] = released, edge[2] and released
 
     async def add(self, task_id: int, depends_on: int, source: str, at: datetime) -> bool:
         return self._add(task_id, depends_on, source, at)
@@ -218,6 +246,10 @@ class InMemoryDependencyStore:
             if edge.satisfied_at is None and self._done(dep):
                 edge.satisfied_at = at
                 by_task.setdefault(task_id, []).append(self._key(dep))
+        for (task_id, _), item in self._items.items():
+            if item[1] and not item[2]:
+                item[2] = True
+                by_task.setdefault(task_id, []).append(item[0])
         return [Satisfied(t, tuple(sorted(keys)), not self._unmet(t))
                 for t, keys in by_task.items()]
 
@@ -238,7 +270,8 @@ class InMemoryDependencyStore:
 
     def _unmet(self, task_id: int) -> list[str]:
         deps = [d for (t, d) in self._edges if t == task_id and not self._done(d)]
-        return sorted(self._key(d) for d in deps)
+        items = [e[0] for (t, _), e in self._items.items() if t == task_id and not e[1]]
+        return sorted([*(self._key(d) for d in deps), *items])
 
     def _done(self, task_id: int) -> bool:
         task = self._tasks.peek(task_id)

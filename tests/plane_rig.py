@@ -23,6 +23,8 @@ from sandbox.plane_team import seed_team_project
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 from tests.fakes import RecordingNotifier
 from tests.plane_support import KEY, JumpClock
 from tests.reconcile_world import Relay
@@ -48,7 +50,8 @@ class Rig:
         states = StatesCache(client, self.clock, names=names or dict(DEFAULT_STATE_NAMES))
         reconciler = Reconciler(
             tracker=client, states=states, pipeline=self.pipeline,
-            store=SqliteSyncStore(self.db), clock=self.clock, config=config or SyncConfig(),
+            store=SqliteSyncStore(self.db), outbox=SqliteWriteBackStore(self.db),
+            pauses=SqlitePauseStore(self.db), clock=self.clock, config=config or SyncConfig(),
             meter=client.stats, budget=meter)
         self.relay.target = reconciler.writeback
         return reconciler

@@ -30,6 +30,7 @@ from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, QUEUED, Stage
 from core.pipeline.tasks import ENGINE, ChangeKind, Task, TaskEvent
 from core.ports import EventDraft, Notifier, TaskChange
+from core.sync.records import ItemBlocker
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,19 @@ class DependencyStore(Protocol):
         """For each given task, the keys of its dependencies not yet done."""
         ...
 
+    async def replace_items(self, task_id: int, blockers: Collection[ItemBlocker],
+                            at: datetime) -> tuple[list[str], list[str]]:
+        """Make the task's dependencies on untracked items exactly these: (added, removed)."""
+        ...
+
+    async def open_item_blockers(self) -> set[str]:
+        """Ids of untracked items some task still waits for."""
+        ...
+
+    async def item_moved(self, item_id: str, group: str, released: bool, at: datetime) -> None:
+        """Record a blocking item's new group (released or not)."""
+        ...
+
 
 class DependencyService:
     """Declares, removes, explains and releases dependencies; see the module docstring."""
@@ -173,8 +187,10 @@ class DependencyService:
         depends_on, dependents = await self._store.links(task.id)
         return DepsView(task, tuple(depends_on), tuple(dependents))
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> Ingested:
-        """Make the task's Plane-sourced dependencies exactly `blocked_by_keys`.
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str],
+                               blocked_by_items: Iterable[ItemBlocker] = ()) -> Ingested:
+        """Make the task's tracker-sourced dependencies exactly `blocked_by_keys` (tasks)
+        and `blocked_by_items` (tracker items without a task, waited for by their group).
 
         Keys with no task are reported and skipped; local declarations are kept.
         """
@@ -182,12 +198,26 @@ class DependencyService:
             return Ingested()
         found, unknown = await self._resolve(blocked_by_keys, exclude=task.id)
         added, removed = await self._store.replace(task.id, PLANE, found, self._clock.now())
+        items = await self._store.replace_items(task.id, list(blocked_by_items),
+                                                self._clock.now())
         cycle = await self._check_cycles([(task.id, dep) for dep in added])
-        if added or removed:
+        if added or removed or items[0] or items[1]:
             self._waits_changed(task.id)
         return Ingested(
             await self._keys(added), await self._keys(removed), tuple(unknown), cycle
         )
+
+    async def open_item_blockers(self) -> set[str]:
+        """Tracker items without a task that some task waits for (the sync watches them)."""
+        return await self._store.open_item_blockers() if self.enabled else set()
+
+    async def item_moved(self, item_id: str, group: str, released: bool) -> list[Task]:
+        """A blocking item changed group, as the sync saw it: record it and announce the
+        tasks it released, here and now (with or without a job loop)."""
+        if not self.enabled:
+            return []
+        await self._store.item_moved(item_id, group, released, self._clock.now())
+        return await self.release_ready()
 
     async def release_ready(self) -> list[Task]:
         """Announce every task whose last dependency just became done; once each."""

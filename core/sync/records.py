@@ -7,7 +7,7 @@ read, is not mistaken for a person's move). Items without a task have no record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,6 +25,12 @@ class ItemRecord:
     seen_state_id: str | None = None
     seen_updated_at: datetime | None = None
     written_state_id: str | None = None
+    # the task version the item's state reflects: a task that moved past it owes a write
+    synced_version: int | None = None
+    # the item looked gone (a 404, or absent from a listing) since then: shown, not acted on
+    missing_since: datetime | None = None
+    # the first full resync that found it absent and 404: a second one later confirms
+    missing_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +56,30 @@ class SyncStore(Protocol):
         """Insert or replace a record."""
         ...
 
-    async def note_written(self, item_id: str, state_id: str, at: datetime) -> None:
-        """Remember that orch itself set the item to `state_id`."""
+    async def note_written(self, item_id: str, state_id: str, at: datetime,
+                           version: int = 0) -> None:
+        """Remember that orch itself set the item to `state_id` for the task's `version`."""
         ...
 
     async def forget(self, item_id: str) -> None:
         """Stop following an item (it was deleted in the tracker)."""
+        ...
+
+    async def note_synced(self, item_id: str, version: int, at: datetime) -> None:
+        """The item's state now reflects the task at `version`."""
+        ...
+
+    async def mark_missing(self, item_id: str, since: datetime,
+                           checked_at: datetime | None, at: datetime) -> None:
+        """Remember that the item looks gone (and since when it was confirmed once)."""
+        ...
+
+    async def clear_missing(self, item_id: str, at: datetime) -> bool:
+        """The item is back; True if it had been marked missing."""
+        ...
+
+    async def missing(self) -> list[ItemRecord]:
+        """Every followed item marked missing, oldest mark first."""
         ...
 
     async def position(self, project_id: str) -> SyncPosition:
@@ -66,11 +90,34 @@ class SyncStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ItemBlocker:
+    """A tracker item without a task that blocks a task: waited for by its state group."""
+
+    item_id: str
+    key: str
+    group: str
+    released: bool
+
+
 class DependencySink(Protocol):
     """Takes what the tracker says blocks a task (core.deps.service implements it)."""
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str]) -> object:
-        """Make the task's tracker-sourced dependencies exactly these task keys."""
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str],
+                               blocked_by_items: Iterable[ItemBlocker] = ()) -> object:
+        """Make the task's tracker-sourced dependencies exactly these task keys and items."""
+        ...
+
+    async def open_item_blockers(self) -> set[str]:
+        """Ids of tracker items that some task still waits for."""
+        ...
+
+    async def item_moved(self, item_id: str, group: str, released: bool) -> Sequence[Task]:
+        """A blocking item changed group; the tasks released by it, announced once."""
+        ...
+
+    async def release_ready(self) -> Sequence[Task]:
+        """Announce every task whose last dependency is met; once each."""
         ...
 
 

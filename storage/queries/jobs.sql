@@ -21,9 +21,12 @@ WHERE id = (
       AND (:per_repo IS NULL
            OR (SELECT count(*) FROM jobs r
                WHERE r.status = 'running' AND r.repo = j.repo) < :per_repo)
-      AND (NOT :deps_enabled OR NOT EXISTS (
+      AND (NOT :deps_enabled OR (NOT EXISTS (
            SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-           WHERE d.task_id = j.task_id AND a.stage != 'done'))
+           WHERE d.task_id = j.task_id AND a.stage != 'done')
+           AND NOT EXISTS (
+           SELECT 1 FROM task_item_deps x
+           WHERE x.task_id = j.task_id AND x.released_at IS NULL)))
     ORDER BY j.not_before, j.id
     LIMIT 1
 )
@@ -103,8 +106,10 @@ RETURNING id
 
 -- name: queued_in_claim_order
 SELECT j.task_id, t.key, j.stage, j.role, j.not_before, j.transient_attempts,
-       EXISTS (SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-               WHERE d.task_id = j.task_id AND a.stage != 'done') AS waits_for_deps
+       (EXISTS (SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+                WHERE d.task_id = j.task_id AND a.stage != 'done')
+        OR EXISTS (SELECT 1 FROM task_item_deps x
+                   WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
 FROM jobs j JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND t.stage = j.stage
 ORDER BY j.not_before, j.id

@@ -135,6 +135,9 @@ class PlaneClient:
             "GET", f"projects/{_seg(project_id)}/work-items/", params=params
         )
         page = parse_page(reply.body, "work item")
+        if len(page.results) > int(params["per_page"]):  # do not parse a runaway page
+            raise TrackerError(f"Plane returned {len(page.results)} work items for a page of "
+                               f"{params['per_page']}")
         identifier = await self._identifier(project_id)
         items = tuple(parse_item(raw, project_id, identifier) for raw in page.results)
         return ItemPage(items, page.next_cursor)
