@@ -244,6 +244,7 @@ class Reconciler:
                 tally.fail(project.identifier, exc)
                 if self._note_stop(exc):
                     return  # lost access or told to wait: the other projects would fail too
+        self.health.access_lost = None  # every project answered
         await self._drain(tally)
 
     def _note_stop(self, exc: Exception) -> bool:
