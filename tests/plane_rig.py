@@ -15,8 +15,10 @@ from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
 from core.ports import NotifierHub
 from core.ratebudget import RateBudget
+from core.sync.budget_keeper import BudgetKeeper, BudgetStore
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
+from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project
@@ -40,11 +42,14 @@ class Rig:
     notifier: RecordingNotifier
     relay: Relay
     clients: list[PlaneClient]
+    hub: NotifierHub
 
     def reconciler(self, *, budget: int = 600, config: SyncConfig | None = None,
-                   names: dict[str, str] | None = None) -> Reconciler:
+                   names: dict[str, str] | None = None,
+                   dependencies: DependencySink | None = None, margin: float = 0.0,
+                   keeper: BudgetStore | None = None) -> Reconciler:
         """A reconciler as the runtime builds one; a second call is a restart."""
-        meter = RateBudget(self.clock, budget)
+        meter = RateBudget(self.clock, budget, margin=margin)
         client = PlaneClient(self.url, KEY, "acme", clock=self.clock, budget=meter)
         self.clients.append(client)
         states = StatesCache(client, self.clock, names=names or dict(DEFAULT_STATE_NAMES))
@@ -52,7 +57,8 @@ class Rig:
             tracker=client, states=states, pipeline=self.pipeline,
             store=SqliteSyncStore(self.db), outbox=SqliteWriteBackStore(self.db),
             pauses=SqlitePauseStore(self.db), clock=self.clock, config=config or SyncConfig(),
-            meter=client.stats, budget=meter)
+            meter=client.stats, budget=meter, dependencies=dependencies,
+            keeper=BudgetKeeper(meter, keeper, "plane", self.clock) if keeper else None)
         self.relay.target = reconciler.writeback
         return reconciler
 
@@ -80,7 +86,7 @@ async def plane_rig(tmp_path: Path) -> AsyncIterator[Rig]:
     hub.subscribe(relay)
     pipeline = PipelineService(SqliteTaskStore(db), DEFAULT_PIPELINE, clock, hub)
     async with serve_emulator(emulator) as url:
-        made = Rig(emulator, url, clock, db, pipeline, notifier, relay, [])
+        made = Rig(emulator, url, clock, db, pipeline, notifier, relay, [], hub)
         yield made
         for client in made.clients:
             await client.aclose()
