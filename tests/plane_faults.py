@@ -5,6 +5,7 @@ Every request it does not fault is forwarded to the emulator unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -35,6 +36,8 @@ class Faults:
     retry_after: int | None = None  # 429 with this Retry-After on every request
     repeat_cursor: bool = False  # the listing never ends: the same cursor every page
     huge_page: int | None = None  # the listing answers this many items in one page
+    hang_relations_after: int | None = None  # later relation reads hang until released
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     seen: Counter[str] = field(default_factory=Counter)
     faulted: int = 0
 
@@ -55,6 +58,10 @@ class FaultProxy:
         path = request.url.path
         kind = _kind(request.method, path)
         self.faults.seen[kind] += 1
+        if (self.faults.hang_relations_after is not None and path.endswith("/relations/")
+                and self.faults.seen[kind] > self.faults.hang_relations_after):
+            await self.faults.released.wait()  # a request that never gets its answer
+            return JSONResponse({"error": "gone"}, 503)
         faulted = self._fault(request, path)
         if faulted is not None:
             self.faults.faulted += 1
