@@ -67,6 +67,7 @@ class SyncConfig:
     rate_margin: float = 0.1
     max_retry_after_s: float = 120.0
     tracker_name: str = "Plane"
+    tick_budget_s: float = 120.0  # a walk past this finishes its page and yields
 
     def repo_for(self, identifier: str) -> str:
         """The repo a project's tasks work in."""
@@ -104,6 +105,7 @@ class SyncConfig:
             stage_states=stage_states,
             start_approved=_flag(plane, "start_approved", True),
             resync_interval_s=settings.plane_resync_interval_s,
+            tick_budget_s=settings.reconcile_interval_s or 120.0,
             vanish=VanishPolicy(
                 confirm_after_s=60 * _number(plane, "missing_confirm_after_min", 30, 0, 1e6),
                 mass_share=_number(plane, "mass_missing_share", 0.5, 0, 1),

@@ -303,9 +303,11 @@ class Reconciler:
         since = None if full or position.watermark is None else (
             position.watermark - timedelta(seconds=self._config.overlap_s))
         config = self._config
+        deadline = tally.started_at + timedelta(seconds=config.tick_budget_s)
         walk = Walk(self._tracker, project.id, since, first_page=config.page_size,
                     big_page=config.full_page_size, bulk_pages=config.bulk_pages,
-                    max_pages=config.max_pages)
+                    max_pages=config.max_pages,
+                    past_deadline=lambda: self._clock.now() >= deadline)
         records = await self._store.records(project.id)
         listed: set[str] = set()
         newest = position.watermark
@@ -315,6 +317,9 @@ class Reconciler:
             newest = item.updated_at if newest is None else max(newest, item.updated_at)
             await self.items.one(Scope(project, states, walk.full), item, records.get(item.id),
                                  tally, skip_repeats=not walk.full)
+        if walk.yielded:  # the rest next tick, from the same watermark
+            tally.yielded += 1
+            return
         tally.full = tally.full or walk.full
         if walk.full and walk.complete:
             await self._vanished(Scope(project, states, True), records, listed, tally)

@@ -42,6 +42,7 @@ class TickReport:
     released: int = 0  # tasks released from dependencies
     paused_projects: int = 0  # projects skipped: waiting for a person's confirmation
     rate_paused: bool = False  # not started: the tracker asked orch to wait
+    yielded: int = 0  # projects whose walk ran out of time and goes on next tick
 
     @property
     def items_changed(self) -> int:
@@ -70,6 +71,7 @@ class Tally:
     released: int = 0
     paused_projects: int = 0
     rate_paused: bool = False
+    yielded: int = 0
 
     def change(self, key: str, what: str) -> None:
         self.changes.append(Change(key, what))
@@ -102,6 +104,7 @@ class Tally:
             released=self.released,
             paused_projects=self.paused_projects,
             rate_paused=self.rate_paused,
+            yielded=self.yielded,
         )
 
 

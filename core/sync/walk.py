@@ -6,6 +6,10 @@ with the largest page the tracker allows, and past `bulk_pages` of those it stop
 cutting at the watermark: the walk has become a full scan, which costs no more and lets
 the caller do what only a complete listing allows.
 
+An incremental walk past its deadline (the tick's interval) finishes the page it has
+and stops: the next tick starts again below the same watermark and skips the items this
+one reconciled, so ticks never pile up behind one slow walk.
+
 A listing that repeats a cursor, runs past `max_pages`, or returns more rows than a page
 holds is broken: ListingBroken ends the walk (and the tick) with a counted error rather
 than spending the whole budget on it.
@@ -13,7 +17,7 @@ than spending the whole budget on it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from core.errors import TrackerError
@@ -28,7 +32,8 @@ class Walk:
     """Items of one project, newest change first; see the module docstring."""
 
     def __init__(self, tracker: TrackerReader, project_id: str, since: datetime | None, *,
-                 first_page: int, big_page: int, bulk_pages: int, max_pages: int) -> None:
+                 first_page: int, big_page: int, bulk_pages: int, max_pages: int,
+                 past_deadline: Callable[[], bool] = lambda: False) -> None:
         self._tracker = tracker
         self._project_id = project_id
         self._since = since
@@ -39,6 +44,8 @@ class Walk:
         self.full = since is None  # every item is read (no watermark cut)
         self.complete = False  # the listing was read to its end (or to the watermark)
         self.requests = 0
+        self._past_deadline = past_deadline
+        self.yielded = False  # stopped after a page because the tick ran out of time
 
     async def items(self) -> AsyncIterator[WorkItem]:
         seen: set[str] = set()
@@ -52,6 +59,8 @@ class Walk:
                 yield item
             if page.next_cursor is None:
                 self.complete = True
+                return
+            if self._yield():
                 return
         async for item in self._pages(seen):
             yield item
@@ -77,10 +86,19 @@ class Walk:
                 raise ListingBroken(f"the listing repeated its cursor {page.next_cursor!r}")
             if pages >= self._max_pages:
                 raise ListingBroken(f"the listing ran past {self._max_pages} pages")
+            if self._yield():
+                return
             if not self.full and pages >= self._bulk_pages:
                 self.full = True  # a bulk edit: read it all as a full scan would
             cursors.add(page.next_cursor)
             cursor = page.next_cursor
+
+    def _yield(self) -> bool:
+        """A long incremental walk finishes its page and leaves the rest to the next tick
+        (whose re-read skips what this one did). A full scan never yields: it would
+        start over next time and never end."""
+        self.yielded = not self.full and self._past_deadline()
+        return self.yielded
 
     def _older(self, item: WorkItem) -> bool:
         return not self.full and self._since is not None and item.updated_at < self._since

@@ -175,7 +175,9 @@ class WriteBack:
                 return RowStatus.SKIPPED, outcome
             wrote = outcome
             await self._outbox.state_done(row.id, self._clock.now())
-        if wrote or row.state_done or draft.actor != str(TRACKER):
+        # a start is told by its state alone, unless a try of it may have been cut short
+        # (the comment's external id makes a second post a no-op)
+        if wrote or row.state_done or row.attempts or draft.actor != str(TRACKER):
             await self._tracker.comment(record.project_id, draft.item_id, _comment(draft),
                                         row.external_id)
             self.stats.comments += 1
