@@ -1,6 +1,7 @@
-"""`orch run | doctor | demo` — the command line.
+"""`orch run | doctor | init | demo` — the command line.
 
-A missing or malformed setting ends start-up with exit status 2 and one line naming it.
+A missing, unknown or malformed setting ends start-up with exit status 2 and one line
+naming it; `orch doctor` runs exactly the same checks before it shows anything.
 """
 
 from __future__ import annotations
@@ -10,142 +11,153 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Coroutine, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 from app import logs
+from app.doctor import doctor
+from app.envfile import merged, read_env_file
+from app.init import add_parser as add_init_parser
+from app.init import init
 from core.clock import SystemClock
-from core.config import SECRET_FIELDS, Settings
+from core.config import Settings
 from core.errors import ConfigError, OrchError
-from core.sync.config import SyncConfig
-from core.tracker import TrackerProject
+from core.instance.lease import LeaseHeld
+from core.settings.checks import load
+from core.settings.show import secrets_of
+
+__all__ = ["doctor", "main", "run"]
+
+SETTINGS_DOC = "docs/settings.md"
+GETTING_STARTED = "docs/getting-started.md"
+SHUTDOWN_DEADLINE_S = 9.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="orch", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot from ORCH_* settings")
-    sub.add_parser("doctor", help="show the settings (secrets masked) and check them")
-    demo = sub.add_parser("demo", help="a scripted team morning against the local sandbox")
-    demo.add_argument("--quiet", action="store_true", help="print only the summary line")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
             from sandbox.demo import run_demo
 
             return asyncio.run(run_demo(quiet=args.quiet))
-        settings = Settings.from_env(os.environ)
-        config = SyncConfig.from_settings(settings)  # the [plane] options fail here, not later
-        config.check_key_prefix(settings.task_key_prefix, [
-            TrackerProject(name, name, name) for name in settings.plane_projects])
+        if args.command == "init":
+            return init(args)
+        environ = (merged(os.environ, read_env_file(Path(args.env_file))) if args.env_file
+                   else os.environ)
+        # doctor shows everything and names every missing setting; run stops at the first
+        settings = load(environ, require_telegram=args.command != "doctor")
     except ConfigError as exc:
-        print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
+        print(f"orch: {exc.line}", file=sys.stderr)
         return 2
+    if args.command == "doctor" and args.listen:
+        from app.listen import listen
+
+        return asyncio.run(listen(settings, seconds=args.seconds))
     if args.command == "doctor":
         return asyncio.run(doctor(settings))
     return asyncio.run(run(settings))
 
 
-def _expected(exc: ConfigError) -> str:
-    return exc.expected if exc.expected.startswith("is ") else f"is malformed: {exc.expected}"
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orch", description="orch: a Telegram-first control plane for a team's "
+                                  "delivery pipeline.",
+        epilog=f"New here? Start with {GETTING_STARTED}.")
+    parser.add_argument("--version", action="version", version=f"orch {version()}")
+    parser.add_argument("--env-file", metavar="FILE",
+                        help="read ORCH_* settings from FILE too (the environment wins)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="run the bot from ORCH_* settings",
+        description="Run the bot until SIGINT or SIGTERM. It is configured by ORCH_* "
+                    "environment variables and the TOML file named by ORCH_CONFIG; every "
+                    f"setting is listed in {SETTINGS_DOC} (`orch doctor` shows yours).")
+    doctor_ = sub.add_parser(
+        "doctor", help="check the settings like run does, show them (secrets masked), reach "
+                       "Telegram and Plane, name what is still missing")
+    doctor_.add_argument("--listen", action="store_true",
+                         help="print the chat and user ids of messages the bot receives "
+                              "(needs only the token): how to find the group's chat id")
+    doctor_.add_argument("--seconds", type=float, default=120.0,
+                         help="how long --listen waits (default 120)")
+    add_init_parser(sub)
+    demo = sub.add_parser("demo", help="a scripted team morning against the local sandbox")
+    demo.add_argument("--quiet", action="store_true", help="print only the summary line")
+    return parser
 
 
-def _secrets(settings: Settings) -> list[str]:
-    return [str(getattr(settings, name)) for name in SECRET_FIELDS if getattr(settings, name)]
+def version() -> str:
+    try:
+        return metadata.version("orch")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM. A signal during start-up (Telegram still unreachable,
+    say) ends it at once: start-up is cancelled and everything opened so far is closed.
+    Start-up failures that are configuration (a refused token, an unusable database, a
+    database another orch holds) are one line and exit 2."""
     from app.runtime import running
 
-    logs.configure(settings.log_level, _secrets(settings))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+    logs.configure(settings.log_level, secrets_of(settings))
+    stop, serving = asyncio.Event(), asyncio.Event()
+    main_task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        _exit_if_still_running_after(SHUTDOWN_DEADLINE_S)
+        if not serving.is_set() and main_task is not None:
+            main_task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        asyncio.get_running_loop().add_signal_handler(sig, on_signal)
+    redact = logs.RedactSecrets(secrets_of(settings)).redact
     try:
-        async with running(settings, SystemClock()):
-            await stop.wait()
-    except ConfigError as exc:
-        print(f"orch: setting {exc.setting} {_expected(exc)}", file=sys.stderr)
+        async with running(settings, SystemClock()) as orch:
+            serving.set()
+            await _first(stop.wait(), orch.lost.wait())
+            lost = orch.lost.is_set()
+    except asyncio.CancelledError:
+        return 0 if stop.is_set() else 1
+    except (ConfigError, LeaseHeld) as exc:
+        print(redact(f"orch: {exc.line if isinstance(exc, ConfigError) else exc}"),
+              file=sys.stderr)
         return 2
     except OrchError as exc:
-        print(f"orch: {logs.RedactSecrets(_secrets(settings)).redact(str(exc))}",
-              file=sys.stderr)
+        print(f"orch: {redact(str(exc))}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if lost else 0
 
 
-async def doctor(settings: Settings) -> int:
-    """Print the resolved configuration and check the database and the token."""
-    for name, value in settings.masked().items():
-        print(f"{name:28} {value}")
-    checks = [await _check_database(settings), await _check_telegram(settings),
-              await _check_plane(settings)]
-    return 0 if all(checks) else 1
+def _exit_if_still_running_after(seconds: float) -> None:
+    """The last resort behind a clean stop: whatever hangs, orch is gone within 10 s.
+    Its agents die with it (their guards), its open runs are swept at the next start."""
+
+    def too_slow() -> None:
+        print(f"orch: still stopping after {seconds:g} s; exiting now", file=sys.stderr,
+              flush=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, too_slow)
+    timer.daemon = True
+    timer.start()
 
 
-async def _check_database(settings: Settings) -> bool:
-    from storage.database import Database
-
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
     try:
-        db = await Database.open(settings.db_path)
-    except OrchError as exc:
-        print(f"database: FAILED ({exc})")
-        return False
-    version = await db.schema_version()
-    await db.close()
-    print(f"database: ok ({settings.db_path}, schema version {version})")
-    return True
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-
-async def _check_telegram(settings: Settings) -> bool:
-    from telegram import Bot
-    from telegram.error import InvalidToken, TelegramError
-
-    from bot.app import api_base
-
-    redact = logs.RedactSecrets(_secrets(settings)).redact
-    try:
-        async with Bot(settings.telegram_token, base_url=api_base(settings.telegram_api_url)) as b:
-            me = b.bot
-    except InvalidToken:
-        print("telegram: FAILED (the token was refused)")
-        return False
-    except TelegramError as exc:
-        print(f"telegram: FAILED ({redact(str(exc))})")
-        return False
-    print(f"telegram: ok (@{me.username})")
-    return True
-
-
-
-async def _check_plane(settings: Settings) -> bool:
-    """Reach Plane, and name every configured state that a followed project lacks."""
-    from app.plane_sync import plane_configured
-    from core.clock import SystemClock
-    from core.integrations.plane.client import PlaneClient
-    from core.sync.states_cache import StatesCache
-
-    if not plane_configured(settings):
-        print("plane: not configured")
-        return True
-    redact = logs.RedactSecrets(_secrets(settings)).redact
-    async with PlaneClient.from_settings(settings, SystemClock()) as client:
-        try:
-            projects = await client.projects()
-            cache = StatesCache(client, SystemClock(), names=settings.plane_state_names)
-            followed = [p for p in projects if not settings.plane_projects
-                        or p.identifier in settings.plane_projects]
-            for project in followed:
-                await cache.reload(project.id)
-        except OrchError as exc:
-            print(f"plane: FAILED ({redact(str(exc))})")
-            return False
-    for missing in cache.missing_names():
-        print(f"plane: project {missing.project_id} has no state named {missing.name!r} "
-              f"(for {missing.logical}); set [plane.states] {missing.logical} in ORCH_CONFIG")
-    print(f"plane: ok ({len(followed)} projects followed)")
-    return not cache.missing_names()
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,7 +6,9 @@
     POST /api/lessons           a manual lesson; `lesson_type` is required
     POST /api/lessons/{id}      triage: status, attribution, target_repo, target_domain,
                                 related_task, root_cause, suggestion; optional `version`
-    GET  /api/queue             what /queue shows
+    GET  /api/queue             what /queue shows, from the summary cache: headers
+                                X-Orch-Cache (miss, hit, stale) and X-Orch-Revision;
+                                `?refresh=true` or `Cache-Control: no-cache` rebuilds
 
 Everything under /api needs `Authorization: Bearer <ORCH_API_TOKEN>` (401 otherwise);
 with no token configured those endpoints answer 404, so an unset token never means an
@@ -120,7 +122,18 @@ class _Api:
         return _error(503, "the journal could not update the lesson")
 
     async def queue(self, request: Request) -> Response:
-        return JSONResponse(queue_json(await self._queue.snapshot()))
+        summary = await self._queue.summary(fresh=_wants_fresh(request))
+        headers = {"X-Orch-Cache": summary.status, "X-Orch-Revision": summary.revision}
+        body = {**queue_json(summary.view), "cache": summary.status,
+                "as_of": utc_iso(summary.as_of)}
+        return JSONResponse(body, headers=headers)
+
+
+def _wants_fresh(request: Request) -> bool:
+    """`?refresh=true` or `Cache-Control: no-cache` forces a rebuild."""
+    refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
+    directives = request.headers.get("cache-control", "").lower().replace(" ", "").split(",")
+    return refresh or "no-cache" in directives
 
 
 async def _healthz(request: Request) -> Response:
@@ -160,9 +173,8 @@ def queue_json(view: QueueView) -> dict[str, Any]:
         "generated_at": utc_iso(view.generated_at),
         "active": view.active_count,
         "blocked": view.blocked_count,
-        "stages": [{"stage": stage, "tasks": [_entry(e) for e in entries]}
-                   for stage, entries in view.stages],
-        "waiting": [_entry(e) for e in view.waiting],
+        "stages": [{"stage": line.stage, "count": line.count,
+                    "tasks": [_entry(e) for e in line.entries]} for line in view.stages],
         "blocks": [{"title": b.title, "lines": list(b.lines), "data": _jsonable(b.data)}
                    for b in view.blocks],
     }

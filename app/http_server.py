@@ -31,11 +31,11 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_http(app: ASGIApp, port: int, *, host: str = "0.0.0.0") -> AsyncIterator[str]:
-    """Serve `app` until the block exits; yields the base URL, e.g. http://0.0.0.0:8080.
+async def serve_http(app: ASGIApp, port: int, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve `app` until the block exits; yields the base URL, e.g. http://127.0.0.1:8080.
 
-    The default host is every interface: the server exists for webhooks and the API to
-    reach it (the API is behind a token). Tests pass host="127.0.0.1" and port 0.
+    Loopback unless told otherwise (ORCH_HTTP_HOST): every interface is a choice made
+    where one is meant, e.g. the Docker image. Tests pass port 0.
     """
     async with serve_asgi(app, host, port) as url:
         yield url

@@ -17,14 +17,19 @@ from typing import Any
 
 from telegram.ext import Application
 
+from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
-from app.plane_sync import (
-    PlaneSync,
-    build_plane_sync,
+from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
+from app.operations import Operations, build_operations
+from app.queue_summary import build_queue
+from app.startup import StartupProgress, connect_telegram, open_database
+from app.tracker_sync import (
+    TrackerSync,
+    build_tracker_sync,
     pause_alert_text,
-    plane_configured,
     schedule_reconcile,
+    tracker_configured,
 )
 from bot.app import build_telegram, install_handlers
 from bot.budget import SendBudget
@@ -34,16 +39,19 @@ from bot.handlers.basic import COMMANDS
 from bot.handlers.sync import confirm_markup
 from bot.handlers.sync import handlers as sync_buttons
 from bot.notifier import TelegramNotifier
+from bot.telemetry import TelegramCalls
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
 from core.errors import OrchError
+from core.instance.lease import InstanceLease
+from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
-from core.jobs.loop import JobLoop
-from core.jobs.view import JobQueueView
+from core.jobs.gates import QG_CHECKS, GateCheck
+from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
@@ -51,11 +59,14 @@ from core.queue_view import QueueService
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
+from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
+
+KEY_CHECK_TIMEOUT_S = 5.0  # a tracker that hangs at start-up does not hold orch back
 
 
 @dataclass
@@ -100,50 +111,86 @@ class Orch:
     deps: DependencyService
     engine: StageEngine
     loop: JobLoop
-    plane: PlaneSync | None
+    tracker: TrackerSync | None
     supervisor: Supervisor
+    ops: Operations | None = None  # metrics and readiness
+    lease: InstanceLease | None = None  # one orch per database
+    startup: StartupProgress = field(default_factory=StartupProgress)
+    http_url: str | None = None  # where the HTTP face listens, once it does
+    # set when orch can no longer go on (its lease was taken): the CLI then exits 1
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    merge: MergeWiring | None = None  # the merge gate, when a forge is configured
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
     """Open the database and build every service; nothing talks to the outside yet."""
-    db = await Database.open(settings.db_path)
+    if forge_configured(settings):
+        settings = settings_for_merge(settings)  # the merge stage runs the merge gate
+    db = await open_database(settings.db_path)
+    try:
+        return _build(settings, clock, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     tasks = SqliteTaskStore(db)
     hub = NotifierHub()
     pipeline = PipelineService(tasks, settings.pipeline, clock, hub,
                                key_prefix=settings.task_key_prefix)
-    queue = QueueService(pipeline, settings.pipeline, clock)
+    calls = TelegramCalls(clock)
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
-                         rate_limiter=settings.telegram_rate_limiter)
+                         rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
     notifier = _notifier(settings, clock, db, tasks, app, codec)
     hub.subscribe(notifier)
     journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
     deps = DependencyService(
-        SqliteDependencyStore(db), pipeline, hub, clock, enabled=settings.task_deps_enabled,
+        SqliteDependencyStore(db), pipeline, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
-    engine, loop = _work(settings, clock, db, pipeline, journal, deps)
+    merge = (build_merge(settings, clock, db, pipeline, journal)
+             if forge_configured(settings) else None)
+    engine, loop = _work(settings, clock, db, pipeline, journal, deps,
+                         merge.checks if merge else {})
     hub.subscribe(engine)
-    _observe(queue, notifier, journal, deps, JobQueueView(SqliteJobStore(db), settings, clock))
+    queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
+    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
+    if merge is not None:
+        _merge_hooks(merge, hub, engine, queue, notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
-    plane = _plane(settings, clock, db, pipeline, hub, queue, deps, notifier, codec)
-    if plane is not None:
-        app.add_handlers(sync_buttons(services, plane.reconciler.confirm_pause))
-    return Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, plane, Supervisor())
+    tracker = _tracker(settings, clock, db, pipeline, hub, queue, deps, notifier, codec)
+    if tracker is not None:
+        app.add_handlers(sync_buttons(services, tracker.reconciler.confirm_pause))
+    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
+                journal, deps, engine, loop, tracker, Supervisor(), ops,
+                _lease(settings, clock, db, loop.owner))
+    ops.readiness.add("start-up", orch.startup.probe)
+    orch.merge = merge
+    return orch
 
 
-def _plane(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-           hub: NotifierHub, queue: QueueService, deps: DependencyService,
-           notifier: TelegramNotifier, codec: ButtonCodec) -> PlaneSync | None:
-    """The Plane sync, when configured: card notes, refreshes and its alert in the chat."""
-    if not plane_configured(settings):
+def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> InstanceLease:
+    """One orch per database; the lease's holder id is the job loop's owner id."""
+    host, pid = owner.split(":")[:2]
+    return InstanceLease(SqliteLeaseStore(db), clock, holder=owner, host=host, pid=int(pid),
+                         db_path=settings.db_path, is_alive=owner_alive)
+
+
+def _tracker(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
+             hub: NotifierHub, queue: QueueService, deps: DependencyService,
+             notifier: TelegramNotifier, codec: ButtonCodec) -> TrackerSync | None:
+    """The tracker sync, when configured: its missing marks on cards, its one alert
+    (with a Confirm button) when a project's items vanish at once."""
+    if not tracker_configured(settings):
         return None
-    sync = build_plane_sync(
+    sync = build_tracker_sync(
         settings, clock, db, pipeline, hub, queue, dependencies=deps,
         refresh_card=notifier.refresh,
-        alert=lambda pause: notifier.alert(pause_alert_text(pause),
+        alert=lambda pause: notifier.alert(pause_alert_text(pause, sync.name),
                                            confirm_markup(codec, pause)))
     notifier.add_card_note(sync.reconciler.card_note)
     return sync
@@ -158,27 +205,34 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-          journal: LessonJournal, deps: DependencyService) -> tuple[StageEngine, JobLoop]:
+          journal: LessonJournal, deps: DependencyService,
+          forge_checks: dict[str, GateCheck]) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
-                         on_retries_spent=journal.on_retries_spent)
+                         on_retries_spent=journal.on_retries_spent,
+                         checks={**QG_CHECKS, **forge_checks})
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
-    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline,
-                   runner=SubprocessAgentRunner(clock), worktrees=worktrees,
-                   settings=settings, clock=clock, deps=deps)
+    runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
+                                   env_names=settings.agent_env, ledger=jobs)
+    loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
+                   worktrees=worktrees, settings=settings, clock=clock, deps=deps,
+                   owner=make_owner(), reaper=OrphanReaper(jobs))
     return engine, loop
 
 
-def _observe(queue: QueueService, notifier: TelegramNotifier, journal: LessonJournal,
-             deps: DependencyService, jobs: JobQueueView) -> None:
-    """What /queue and the cards show beyond the tasks themselves."""
-    for source in (jobs, notifier, journal):
-        queue.add_source(source)
-    queue.add_explainer(jobs)
-    queue.add_explainer(deps)  # last: "waits for ORCH-3" says more than "#4 in line"
-    notifier.add_card_note(deps.card_note)
+def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
+                 queue: QueueService, notifier: TelegramNotifier) -> None:
+    """The merge worker hears every change, wakes the engine after a merge, and says on
+    cards and in /queue who holds which lease and which PR a task lives in."""
+    worker = merge.worker
+    hub.subscribe(worker)
+    worker.on_merged = engine.touch
+    worker.on_waits_changed = notifier.refresh
+    queue.add_source(worker, name="merge lease", watches=("merge",))
+    queue.add_explainer(worker, watches=("merge",))
+    notifier.add_card_note(worker.card_note)  # the PR link; the wait comes with queue.why
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -189,63 +243,123 @@ def _cycle_alert(cycle: DependencyCycle) -> str:
 @asynccontextmanager
 async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
                   ) -> AsyncIterator[Orch]:
-    """Start orch inside the current loop; stops everything cleanly on exit."""
+    """Start orch inside the current loop; stops everything cleanly on exit.
+
+    In order: the database (ConfigError if unusable), its lease (LeaseHeld if another
+    orch holds it), the HTTP face (so /readyz can tell), Telegram (ConfigError for a
+    refused token; retried while unreachable), then the work.
+    """
     orch = await assemble(settings, clock)
+    assert orch.lease is not None
     try:
-        await _check_keys(orch)
-        async with orch.app:
-            await orch.app.bot.set_my_commands(COMMANDS)
-            await orch.notifier.resume()
-            orch.supervisor.spawn(orch.notifier.run(), "notifier")
-            await orch.app.start()
-            if settings.jobs_enabled:
-                orch.supervisor.spawn(orch.loop.run(settings.job_poll_interval_s), "jobs")
-            _start_plane(orch)
-            assert orch.app.updater is not None
-            await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+        await orch.lease.acquire()
+        orch.supervisor.spawn(_keep_lease(orch), "lease")
+        async with _http(orch):
             try:
-                async with _http(orch):
-                    yield orch
+                await connect_telegram(orch.app.bot, orch.startup, clock)
+                async with orch.app:
+                    await _start(orch, poll_timeout)
+                    orch.startup.done()
+                    try:
+                        yield orch
+                    finally:
+                        await _stop(orch)
             finally:
-                await orch.app.updater.stop()
-                await orch.app.stop()
-                await orch.supervisor.stop()
+                await orch.app.bot.shutdown()
     finally:
-        if orch.plane:
-            await orch.plane.aclose()
-        await orch.db.close()
+        await orch.supervisor.stop()
+        await _close(orch)
+
+
+async def _start(orch: Orch, poll_timeout: int) -> None:
+    await _check_keys(orch)
+    await orch.app.bot.set_my_commands(COMMANDS)
+    await orch.notifier.resume()
+    orch.supervisor.spawn(orch.notifier.run(), "notifier")
+    await orch.app.start()
+    if orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
+    _start_tracker(orch)
+    if orch.merge is not None and orch.settings.jobs_enabled:
+        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
+                              "merge-gate")
+    assert orch.app.updater is not None
+    await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+
+
+async def _stop(orch: Orch) -> None:
+    assert orch.app.updater is not None
+    if orch.tracker:
+        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
+    await orch.app.updater.stop()
+    await orch.app.stop()
+    await orch.supervisor.stop()
+
+
+async def _close(orch: Orch) -> None:
+    if orch.lease is not None:
+        try:
+            await orch.lease.release()
+        except Exception:
+            log.exception("could not release the database lease")  # it expires on its own
+    if orch.tracker:
+        await orch.tracker.aclose()
+    if orch.merge:
+        await orch.merge.aclose()
+    await orch.queue.cache.aclose()
+    await orch.db.close()
+
+
+async def _keep_lease(orch: Orch) -> None:
+    assert orch.lease is not None
+    try:
+        await orch.lease.keep()
+    except OrchError as exc:
+        log.error("stopping: %s", exc)
+        orch.lost.set()
 
 
 async def _check_keys(orch: Orch) -> None:
-    """Refuse to start when `/new` keys would collide with a followed project's keys."""
-    if orch.plane is None:
+    """Refuse to start (ConfigError, exit 2) when `/new` keys would collide with a
+    followed project's keys; a tracker that cannot be reached now is checked no further."""
+    if orch.tracker is None:
         return
     try:
-        projects = await orch.plane.client.projects()
-    except OrchError as exc:  # Plane down at start-up: the sync will say so; start anyway
-        log.warning("could not list Plane projects at start-up: %s", exc)
+        projects = await asyncio.wait_for(orch.tracker.connection.client.projects(),
+                                          KEY_CHECK_TIMEOUT_S)
+    except (OrchError, TimeoutError) as exc:
+        log.warning("could not list the %s projects at start-up (%s); the task key prefix "
+                    "is checked against ORCH_PLANE_PROJECTS only", orch.tracker.name,
+                    exc or "no answer")
         return
-    orch.plane.reconciler.config.check_key_prefix(orch.settings.task_key_prefix, projects)
+    orch.tracker.reconciler.config.check_key_prefix(orch.settings.task_key_prefix, projects,
+                                                    orch.tracker.name)
 
 
-def _start_plane(orch: Orch) -> None:
+def _start_tracker(orch: Orch) -> None:
     """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.plane is None:
+    if orch.tracker is None:
         return
-    orch.supervisor.spawn(orch.plane.reconciler.run(), "plane-sync")
+    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
     if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.plane, orch.settings.reconcile_interval_s)
+        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s,
+                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
 
 
 @asynccontextmanager
 async def _http(orch: Orch) -> AsyncIterator[None]:
-    """The HTTP face (health, API, webhooks) when ORCH_HTTP_PORT is set."""
+    """The HTTP face (health, readiness, API, webhooks) when ORCH_HTTP_PORT is set; every
+    request body is bounded by ORCH_HTTP_MAX_BODY_BYTES."""
     settings = orch.settings
     if not settings.http_port:
         yield
         return
-    routes = orch.plane.routes() if orch.plane else ()
+    routes = [*(orch.tracker.routes() if orch.tracker else ()),
+              *(orch.ops.routes() if orch.ops else ()),
+              *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes)
-    async with serve_http(app, settings.http_port):
+    async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
+                          host=settings.http_host) as url:
+        orch.http_url = url
         yield

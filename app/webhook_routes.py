@@ -1,61 +1,46 @@
 """HTTP routes for tracker webhooks, added to the HTTP app through `extra_routes`.
 
-    POST /hooks/plane    a Plane delivery: 401 unless `X-Plane-Signature` is the HMAC of
-                         the raw body; 200 at once otherwise. A delivery only asks for a
-                         prompt reconcile of its item; the work happens in the
-                         reconciler's own loop, never inside the request.
+    POST /hooks/<tracker>  a delivery of the configured tracker (its name from its
+                           adapter, e.g. /hooks/plane): 401 unless the adapter verifies
+                           its signature; 200 at once otherwise. A delivery only asks
+                           for a prompt reconcile of its item; the work happens in the
+                           reconciler's own loop, never inside the request.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.integrations.plane.webhooks import (
-    SIGNATURE_HEADER,
-    DeliveryDedup,
-    InvalidDelivery,
-    parse_delivery,
-    verify_signature,
-)
+from core.clock import Clock
+from core.errors import InvalidDelivery, UnverifiedDelivery
+from core.ports import DeliveryLog, ReconcileHints, TrackerWebhooks
 
 log = logging.getLogger(__name__)
 
-ITEM_EVENTS = frozenset({"issue", "issue_comment"})
 
-
-class ReconcileHints(Protocol):
-    """Takes a hint that an item changed (the Reconciler implements it)."""
-
-    def hint(self, project_id: str | None, item_id: str) -> bool:
-        """Queue a prompt reconcile of the item; never blocks. False if not queued."""
-        ...
-
-
-def plane_webhook_route(reconciler: ReconcileHints, secret: str, dedup: DeliveryDedup,
-                        *, path: str = "/hooks/plane") -> Route:
-    """The route that turns verified, first-seen Plane deliveries into reconcile hints.
-    With no secret configured every delivery is refused: an unset secret is never open."""
+def tracker_webhook_route(reconciler: ReconcileHints, webhooks: TrackerWebhooks,
+                          deliveries: DeliveryLog, clock: Clock, *, tracker: str) -> Route:
+    """The route that turns verified, first-seen deliveries into reconcile hints. The
+    deliveries taken are remembered under the tracker's name, across restarts; the body
+    arrives already bounded by the HTTP app's BodyLimit."""
 
     async def receive(request: Request) -> Response:
         body = await request.body()
-        if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
-            delivery = parse_delivery(request.headers, body, secret)
+            hint = webhooks.read(request.headers, body)
+        except UnverifiedDelivery:
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
         except InvalidDelivery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if not dedup.first_time(delivery.delivery_id):
+        if not await deliveries.first_time(tracker, hint.delivery_id, clock.now()):
             return JSONResponse({"ok": True, "duplicate": True})
-        queued = False
-        if delivery.event in ITEM_EVENTS and delivery.item_id is not None:
-            queued = reconciler.hint(delivery.project_id, delivery.item_id)
-        log.debug("plane delivery %s (%s %s): queued=%s", delivery.delivery_id,
-                  delivery.event, delivery.action, queued)
+        queued = hint.item_id is not None and reconciler.hint(hint.project_id, hint.item_id)
+        log.debug("%s delivery %s (%s): queued=%s", tracker, hint.delivery_id, hint.what,
+                  queued)
         return JSONResponse({"ok": True, "queued": queued})
 
-    return Route(path, receive, methods=["POST"])
+    return Route(f"/hooks/{tracker}", receive, methods=["POST"])

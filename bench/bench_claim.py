@@ -36,9 +36,14 @@ Q: dict[str, str] = {}
 
 
 def load_queries() -> dict[str, str]:
+    return load_queries_from(Path(__file__).with_suffix(".sql"))
+
+
+def load_queries_from(path: Path) -> dict[str, str]:
+    """The `-- name:` blocks of a benchmark's own .sql file."""
     named: dict[str, str] = {}
     current, body = "", []
-    for line in (Path(__file__).with_suffix(".sql")).read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8").splitlines():
         if line.startswith("-- name:"):
             if current:
                 named[current] = "\n".join(body).strip()

@@ -7,14 +7,20 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.auth import chat_guard
 from bot.context import Services
 from bot.errors import on_error
-from bot.handlers import basic, buttons, deps, lessons, queue, tasks
+from bot.handlers import basic, buttons, deps, lessons, queue, tasks, whoami
+from bot.telemetry import TelegramCalls, TrackedRequest
 
-ALL_FEATURES = (basic, queue, tasks, deps, buttons, lessons)
+ALL_FEATURES = (basic, queue, tasks, deps, buttons, lessons, whoami)
 
 
-def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True) -> Application:
-    """The bare Application: token, Bot API base URL, PTB's limiter with 429 retries."""
+def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True,
+                   calls: TelegramCalls | None = None) -> Application:
+    """The bare Application: token, Bot API base URL, PTB's limiter with 429 retries;
+    with `calls`, every Bot API request is counted there (metrics, readiness)."""
     builder = ApplicationBuilder().token(token).base_url(api_base(api_url))
+    if calls is not None:
+        builder = builder.request(TrackedRequest(calls)).get_updates_request(
+            TrackedRequest(calls, connection_pool_size=1))
     builder = builder.base_file_url(api_base(api_url).replace("/bot", "/file/bot"))
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))

@@ -30,7 +30,8 @@ from bot.callbacks import Action, ButtonCodec
 from bot.keyboards import task_keyboard
 from core.clock import Clock
 from core.pipeline.attention import DedupGuard, wants_push
-from core.pipeline.stages import BLOCKED, Pipeline
+from core.pipeline.progress import finished_stages
+from core.pipeline.stages import BLOCKED, CANCELLED, DONE, Pipeline
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.queue_view import QueueBlock
 from storage.cards import Card, CardStore, CursorStore
@@ -136,6 +137,11 @@ class TelegramNotifier:
                 self._resting.set()
             await self._wait(delay)
             self._resting.clear()
+
+    @property
+    def pending(self) -> int:
+        """Cards and pushes waiting to be sent (the outbox's depth)."""
+        return len(self._dirty) + len(self._pushes) + len(self._alerts)
 
     @property
     def idle(self) -> bool:
@@ -249,7 +255,9 @@ class TelegramNotifier:
 
     async def _card_content(self, task: Task) -> tuple[str, InlineKeyboardMarkup | None]:
         note = await self._note(task)
-        text = render.card(task, self._pipeline, self._clock.now(), note)
+        finished = (finished_stages(await self._tasks.events(task.id), self._pipeline)
+                    if task.stage in (DONE, CANCELLED) else None)
+        text = render.card(task, self._pipeline, self._clock.now(), note, finished)
         failed = task.stage == BLOCKED and await self._blocked_by_failure(task)
         return text, task_keyboard(task, self._pipeline, self._codec, failed=failed)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline
+from core.pipeline.stages import BLOCKED, CANCELLED, DONE, QUEUED, Pipeline, Stage
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
-from core.queue_view import QueueBlock, QueueEntry, QueueView
+from core.queue_view import QueueBlock, QueueEntry, QueueView, StageLine
 
 MESSAGE_LIMIT = 4096
 TITLE_LIMIT = 200
@@ -49,13 +49,15 @@ def since(moment: datetime, now: datetime) -> str:
     return moment.strftime("%b %d %H:%M UTC")
 
 
-def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None) -> str:
-    """The task card: one message per task, edited in place."""
+def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None,
+         finished: Collection[Stage] | None = None) -> str:
+    """The task card: one message per task, edited in place. `finished` (the stages the
+    trail shows it finished) ticks a done or cancelled task's stages truthfully."""
     icon = STAGE_ICONS.get(task.stage, "🟡")
     lines = [
         f"{icon} <b>{esc(task.key)}</b> · {esc(clip(task.title, TITLE_LIMIT))}",
         f"{esc(task.repo)} · {esc(task.stage)} since {since(task.stage_entered_at, now)}",
-        _progress(task, pipeline),
+        _progress(task, pipeline, finished),
     ]
     if task.stage == BLOCKED and task.reason:
         lines.append(f"<i>blocked: {esc(clip(task.reason, REASON_LIMIT))}</i>")
@@ -68,8 +70,10 @@ def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None
     return "\n".join(lines)
 
 
-def _progress(task: Task, pipeline: Pipeline) -> str:
+def _progress(task: Task, pipeline: Pipeline, finished: Collection[Stage] | None) -> str:
     work = [s for s in pipeline.order if s not in (QUEUED, DONE)]
+    if task.stage in (DONE, CANCELLED) and finished is not None:
+        return " → ".join(f"{esc(s)} ✓" if s in finished else esc(s) for s in work)
     where = task.blocked_from if task.stage == BLOCKED else task.stage
     if where in (QUEUED, CANCELLED) or where is None:
         reached = -1
@@ -118,36 +122,40 @@ def digest(events: Sequence[TaskEvent]) -> str:
     return f"📦 {len(events)} updates: {esc(parts)} · {esc(shown)} · /queue"
 
 
-def queue(view: QueueView) -> str:
-    """/queue within one message: fewer entries per stage until it fits."""
+def queue(view: QueueView, stale_for: timedelta | None = None) -> str:
+    """/queue within one message: fewer entries per stage until it fits. `stale_for`:
+    the answer came from the cache while a refresh runs, so say how old it is."""
+    note = f"\n<i>as of {_seconds_ago(stale_for)} ago · refreshing</i>" if stale_for else ""
     for per_stage in (25, 12, 6, 3, 1, 0):
-        text = _queue_text(view, per_stage, view.blocks)
+        text = _queue_text(view, per_stage, view.blocks) + note
         if len(text) <= MESSAGE_LIMIT:
             return text
     # still too long: only whole blocks may go, never half a tag
-    return _queue_text(view, 0, ()) + "\n<i>Details left out to fit one message.</i>"
+    return _queue_text(view, 0, ()) + note + "\n<i>Details left out to fit one message.</i>"
+
+
+def _seconds_ago(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    return f"{seconds} s" if seconds < 120 else age(delta)
 
 
 def _queue_text(view: QueueView, per_stage: int, blocks: Sequence[QueueBlock]) -> str:
-    header = (f"<b>Pipeline</b> · {view.active_count} active · {len(view.waiting)} waiting"
-              f" · {view.blocked_count} blocked")
+    header = f"<b>Pipeline</b> · {view.active_count} active · {view.blocked_count} blocked"
     lines = [header]
-    if not view.stages and not view.waiting:
+    if not view.stages:
         lines.append("Nothing in the pipeline.")
-    for stage, entries in view.stages:
-        lines.append(_stage_line(stage, entries, per_stage))
-    if view.waiting:
-        lines.append(_stage_line("waiting", view.waiting, per_stage))
+    for line in view.stages:
+        lines.append(_stage_line(line, per_stage))
     for block in blocks:
         lines.extend(_block_lines(block, per_stage))
     return "\n".join(lines)
 
 
-def _stage_line(stage: str, entries: Sequence[QueueEntry], per_stage: int) -> str:
-    shown = [_entry_text(e) for e in entries[:per_stage]]
-    if len(entries) > per_stage:
-        shown.append(f"… +{len(entries) - per_stage} more")
-    return f"<b>{esc(stage)}</b> ({len(entries)})  " + " · ".join(shown)
+def _stage_line(line: StageLine, per_stage: int) -> str:
+    shown = [_entry_text(e) for e in line.entries[:per_stage]]
+    if line.count > len(shown):
+        shown.append(f"… +{line.count - len(shown)} more")
+    return f"<b>{esc(line.stage)}</b> ({line.count})  " + " · ".join(shown)
 
 
 def _entry_text(entry: QueueEntry) -> str:

@@ -5,19 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-
-class Clock(Protocol):
-    """Wall time for records and a sleep that tests can fast-forward."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait `seconds` of this clock's time."""
-        ...
+from core.ports.clock import Clock as Clock  # the port; re-exported: everything takes one
 
 
 class SystemClock:

@@ -1,353 +1,233 @@
 """Settings: one frozen object read once from `ORCH_*` and an optional TOML file.
 
+Every ORCH_* setting is declared here, once, as a field: `name: type = setting(ENV,
+default, KIND, help, group=…, [secret, required, low, high, why])`. That declaration is
+all it takes: the environment reader, range checks, `orch doctor` and docs/settings.md
+follow from it (see core.settings). Fields without `setting(...)` come from the
+ORCH_CONFIG file (core.settings.document) or from code (tests, the sandbox).
+
 `Settings.from_env(environ)` is the only reader of the environment; tests build
 `Settings(...)` directly. A missing or malformed setting raises ConfigError naming it.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from core.errors import ConfigError
-from core.pipeline.stages import DEFAULT_STAGES, DONE, QUEUED, Pipeline, StageSpec
-
-T = TypeVar("T")
-
-SECRET_FIELDS = frozenset(
-    {"telegram_token", "plane_api_token", "plane_webhook_secret", "gitea_token", "api_token",
-     "repo_remotes"}  # remote URLs may carry credentials
+from core.pipeline.stages import DEFAULT_STAGES, Pipeline
+from core.settings.declare import (
+    BOOL,
+    CHAT_ID,
+    INTEGER,
+    KEY_PREFIX,
+    LOG_LEVEL,
+    NAMES,
+    NUMBER,
+    SECONDS,
+    TEXT,
+    URL,
+    USER_IDS,
+    declared,
+    read_environment,
+    refuse_unknown,
+    setting,
+)
+from core.settings.document import (
+    DEFAULT_STATE_NAMES,
+    AgentCommand,
+    parse_config_document,
+    read_toml,
 )
 
-DEFAULT_STATE_NAMES: Mapping[str, str] = {
-    "approved": "Approved",
-    "in_progress": "In Progress",
-    "in_review": "In Review",
-    "blocked": "Blocked",
-    "done": "Done",
-    "cancelled": "Cancelled",
-}
+__all__ = ["DEFAULT_STATE_NAMES", "AgentCommand", "Settings", "parse_config_document"]
 
+TELEGRAM, STORAGE, HTTP, PLANE, GITEA, WORK, LESSONS, PROCESS = (
+    "Telegram", "Storage", "HTTP", "Plane", "Gitea", "Pipeline work", "Lessons", "Process")
 
-@dataclass(frozen=True, slots=True)
-class AgentCommand:
-    """How a role's work is done: a command template run in the task's worktree."""
-
-    command: tuple[str, ...]
-    timeout_s: float = 1800.0
-    transient_exit_code: int = 75
+# Set by orch for the agents it runs (core/integrations/agents/runner.py): an orch
+# started inside an agent's run sees them, and they are not settings.
+AGENT_RUN_VARIABLES = frozenset({
+    "ORCH_TASK_KEY", "ORCH_TASK_TITLE", "ORCH_TASK_DESCRIPTION", "ORCH_REPO", "ORCH_BRANCH",
+    "ORCH_STAGE", "ORCH_ROLE", "ORCH_ATTEMPT", "ORCH_RUN_ID", "ORCH_PROMPT_FILE",
+    "ORCH_RESULT_FILE", "ORCH_WORKTREE", "ORCH_MERGE_SHA",
+})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything orch is configured with. Frozen: nothing changes it at run time."""
 
-    telegram_token: str = ""
-    telegram_chat_id: int = 0
-    approvers: frozenset[int] = frozenset()
-    telegram_api_url: str = "https://api.telegram.org/bot"
-    db_path: str = "orch.db"
-    task_key_prefix: str = "ORCH"
-    http_port: int | None = None
-    api_token: str = ""
+    # Telegram
+    telegram_token: str = setting(
+        "ORCH_TELEGRAM_TOKEN", "", TEXT, "the bot's token from @BotFather",
+        group=TELEGRAM, secret=True, required=True)
+    telegram_chat_id: int = setting(
+        "ORCH_TELEGRAM_CHAT_ID", 0, CHAT_ID, "the team group; every other chat is refused",
+        group=TELEGRAM, required=True)
+    approvers: frozenset[int] = setting(
+        "ORCH_APPROVERS", frozenset(), USER_IDS,
+        "Telegram user ids allowed to press buttons and use /new", group=TELEGRAM)
+    telegram_api_url: str = setting(
+        "ORCH_TELEGRAM_API_URL", "https://api.telegram.org/bot", URL,
+        "Bot API base (a self-hosted Bot API server, or the sandbox)", group=TELEGRAM)
+    group_messages_per_minute: int = setting(
+        "ORCH_GROUP_MESSAGES_PER_MINUTE", 18, INTEGER,
+        "orch's own budget of messages to the group", group=TELEGRAM, low=1, high=20,
+        why="Telegram allows 20 messages a minute in a group")
+    task_key_prefix: str = setting(
+        "ORCH_TASK_KEY_PREFIX", "ORCH", KEY_PREFIX, "keys of tasks made with /new",
+        group=TELEGRAM)
+    # Storage
+    db_path: str = setting(
+        "ORCH_DB_PATH", "orch.db", TEXT, "the SQLite file: the source of truth", group=STORAGE)
+    repos_dir: str = setting(
+        "ORCH_REPOS_DIR", "repos", TEXT, "clones, task worktrees and run logs", group=STORAGE)
+    config_path: str = setting(
+        "ORCH_CONFIG", "", TEXT,
+        "TOML file: pipeline stages, agent commands, repos, Plane options (see below)",
+        group=STORAGE, shown_default="none")
+    # HTTP
+    http_port: int | None = setting(
+        "ORCH_HTTP_PORT", None, INTEGER,
+        "serves /healthz, /readyz, /metrics, /hooks/plane, /hooks/gitea and the /api/* "
+        "endpoints", group=HTTP, low=1, high=65535, shown_default="off")
+    api_token: str = setting(
+        "ORCH_API_TOKEN", "", TEXT,
+        "bearer token of /api/lessons and /api/queue (unset: they are disabled)",
+        group=HTTP, secret=True)
+    http_host: str = setting(
+        "ORCH_HTTP_HOST", "127.0.0.1", TEXT,
+        "the address the HTTP face listens on (the Docker image sets 0.0.0.0)", group=HTTP)
+    http_max_body_bytes: int = setting(
+        "ORCH_HTTP_MAX_BODY_BYTES", 1_000_000, INTEGER,
+        "a larger request body is answered 413 without being read", group=HTTP, low=1)
+    ready_telegram_grace_s: float = setting(
+        "ORCH_READY_TELEGRAM_GRACE_S", 60.0, SECONDS,
+        "/readyz fails when Telegram's last call failed and none succeeded for this long",
+        group=HTTP, low=0)
+    ready_outbox_stuck_s: float = setting(
+        "ORCH_READY_OUTBOX_STUCK_S", 300.0, SECONDS,
+        "/readyz fails when messages wait this long while nothing is sent", group=HTTP,
+        low=1)
     # Plane
-    plane_api_url: str = ""
-    plane_api_token: str = ""
-    plane_workspace_slug: str = ""
-    plane_projects: tuple[str, ...] = ()
-    plane_states_ttl_s: float = 300.0
-    plane_rate_limit_per_min: int = 60
-    plane_resync_interval_s: float = 3600.0
-    plane_webhook_secret: str = ""
+    plane_api_url: str = setting(
+        "ORCH_PLANE_API_URL", "", URL,
+        "Plane's address, e.g. https://plane.example.com (the sync runs when Plane's "
+        "three settings are set)", group=PLANE)
+    plane_api_token: str = setting(
+        "ORCH_PLANE_API_TOKEN", "", TEXT, "a Plane API key (Profile settings → API tokens)",
+        group=PLANE, secret=True)
+    plane_workspace_slug: str = setting(
+        "ORCH_PLANE_WORKSPACE_SLUG", "", TEXT, "the workspace part of Plane's URLs",
+        group=PLANE)
+    plane_projects: tuple[str, ...] = setting(
+        "ORCH_PLANE_PROJECTS", (), NAMES, "project identifiers to follow", group=PLANE,
+        shown_default="every visible project")
+    plane_states_ttl_s: float = setting(
+        "ORCH_PLANE_STATES_TTL_S", 300.0, SECONDS,
+        "states cache lifetime; 0 keeps them for the process lifetime", group=PLANE, low=0)
+    plane_rate_limit_per_min: int = setting(
+        "ORCH_PLANE_RATE_LIMIT_PER_MIN", 60, INTEGER,
+        "one request budget shared by every Plane call", group=PLANE, low=1, high=300,
+        why="Plane allows 60 a minute per API key, 300 for service tokens")
+    plane_resync_interval_s: float = setting(
+        "ORCH_PLANE_RESYNC_INTERVAL_S", 3600.0, SECONDS,
+        "full resync of every followed project; 0: never", group=PLANE, low=0)
+    reconcile_interval_s: float = setting(
+        "ORCH_RECONCILE_INTERVAL_S", 120.0, SECONDS,
+        "incremental sync tick; 0: only webhooks and full resyncs", group=PLANE, low=0)
+    plane_webhook_secret: str = setting(
+        "ORCH_PLANE_WEBHOOK_SECRET", "", TEXT,
+        "verifies X-Plane-Signature on /hooks/plane (needs ORCH_HTTP_PORT)", group=PLANE,
+        secret=True)
     plane_state_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATE_NAMES))
     # the rest of ORCH_CONFIG's [plane] table (repos, writeback, start_approved), read
     # here once and interpreted by core.sync.config
     plane_options: Mapping[str, Any] = field(default_factory=dict)
-    reconcile_interval_s: float = 120.0
     # Gitea
-    gitea_url: str = ""
-    gitea_token: str = ""
+    gitea_url: str = setting(
+        "ORCH_GITEA_URL", "", URL, "Gitea or Forgejo's address, e.g. https://git.example.com",
+        group=GITEA)
+    gitea_token: str = setting(
+        "ORCH_GITEA_TOKEN", "", TEXT, "a Gitea access token with repository read and write",
+        group=GITEA, secret=True)
+    gitea_webhook_secret: str = setting(
+        "ORCH_GITEA_WEBHOOK_SECRET", "", TEXT,
+        "verifies X-Gitea-Signature / X-Forgejo-Signature on /hooks/gitea (needs "
+        "ORCH_HTTP_PORT)", group=GITEA, secret=True)
+    merge_status_context: str = setting(
+        "ORCH_MERGE_STATUS_CONTEXT", "orch/merge", TEXT,
+        "the commit status the merge gate's re-test reports (require it on main)",
+        group=GITEA)
+    merge_lease_ttl_s: float = setting(
+        "ORCH_MERGE_LEASE_TTL_S", 1800.0, SECONDS,
+        "a repo's merge lease expires this long after its holder last renewed it",
+        group=GITEA, low=60)
+    merge_poll_interval_s: float = setting(
+        "ORCH_MERGE_POLL_INTERVAL_S", 60.0, SECONDS,
+        "how often the merge gate looks at the forge without a webhook", group=GITEA, low=1)
+    # repo → forge owner/name (ORCH_CONFIG [forge.repos]); default: the remote URL's path
+    forge_repos: Mapping[str, str] = field(default_factory=dict)
     # Pipeline work
-    pipeline: Pipeline = field(default_factory=lambda: Pipeline(DEFAULT_STAGES))
+    jobs_enabled: bool = setting(
+        "ORCH_JOBS_ENABLED", True, BOOL, "false: orch tracks and talks but runs no agents",
+        group=WORK)
+    max_concurrency: int = setting(
+        "ORCH_MAX_CONCURRENCY", 2, INTEGER, "agent runs at once", group=WORK, low=1, high=64)
+    per_repo_concurrency: int | None = setting(
+        "ORCH_PER_REPO_CONCURRENCY", None, INTEGER, "agent runs at once in one repo",
+        group=WORK, low=1, high=64, shown_default="no limit")
+    transient_max_attempts: int = setting(
+        "ORCH_TRANSIENT_MAX_ATTEMPTS", 3, INTEGER,
+        "transient failures retried with backoff, then blocked", group=WORK, low=1, high=20)
+    run_stale_after_s: float = setting(
+        "ORCH_RUN_STALE_AFTER_S", 3600.0, SECONDS,
+        'open runs older than this are swept as "orch restarted during the run"',
+        group=WORK, low=0)
+    premerge_rebase_always: bool = setting(
+        "ORCH_PREMERGE_REBASE_ALWAYS", True, BOOL,
+        "rebase a task's branch onto main before every merge", group=WORK)
+    task_deps_enabled: bool = setting(
+        "ORCH_TASK_DEPS_ENABLED", True, BOOL, "kill-switch of the dependency gate", group=WORK)
+    coverage_threshold: float = setting(
+        "ORCH_COVERAGE_THRESHOLD", 80.0, NUMBER,
+        "the coverage gate passes at this percentage or more", group=WORK, low=0, high=100)
+    agent_env: tuple[str, ...] = setting(
+        "ORCH_AGENT_ENV", (), NAMES,
+        "environment variables every agent may see besides PATH, HOME and LANG",
+        group=WORK, shown_default="none")
+    agent_result_max_bytes: int = setting(
+        "ORCH_AGENT_RESULT_MAX_BYTES", 1_000_000, INTEGER,
+        "a larger result file fails the run unread", group=WORK, low=1)
     agents: Mapping[str, AgentCommand] = field(default_factory=dict)
-    repos_dir: str = "repos"
+    pipeline: Pipeline = field(default_factory=lambda: Pipeline(DEFAULT_STAGES))
     # repo name → git remote URL (ORCH_CONFIG [repos]); a repo without one gets a local
     # repository under repos_dir, which is what the sandbox uses
     repo_remotes: Mapping[str, str] = field(default_factory=dict)
-    max_concurrency: int = 2
-    per_repo_concurrency: int | None = None
-    transient_max_attempts: int = 3
-    run_stale_after_s: float = 3600.0
     job_poll_interval_s: float = 5.0
-    jobs_enabled: bool = True  # false: orch tracks and talks, but runs no agents
-    premerge_rebase_always: bool = True
-    task_deps_enabled: bool = True
-    coverage_threshold: float = 80.0
     # Lessons
-    lessons_enabled: bool = True
-    lessons_dedup_window_s: float = 3600.0
-    # Chat
-    group_messages_per_minute: int = 18
-    telegram_rate_limiter: bool = True
-    log_level: str = "INFO"
+    lessons_enabled: bool = setting(
+        "ORCH_LESSONS_ENABLED", True, BOOL, "the lessons journal", group=LESSONS)
+    lessons_dedup_window_s: float = setting(
+        "ORCH_LESSONS_DEDUP_WINDOW_S", 3600.0, SECONDS,
+        "an automatic lesson seen again within this window is not recorded twice",
+        group=LESSONS, low=0)
+    # Process
+    log_level: str = setting(
+        "ORCH_LOG_LEVEL", "INFO", LOG_LEVEL, "how much orch logs", group=PROCESS)
+    telegram_rate_limiter: bool = True  # PTB's own limiter; the sandbox turns it off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, require_telegram: bool = True) -> Settings:
         """Read `ORCH_*` (and the TOML file named by ORCH_CONFIG) into Settings."""
-        env = _Env(environ)
-        settings = cls(
-            telegram_token=env.text("ORCH_TELEGRAM_TOKEN", required=require_telegram),
-            telegram_chat_id=env.parse(
-                "ORCH_TELEGRAM_CHAT_ID", _int, "an integer chat id", 0, required=require_telegram
-            ),
-            approvers=env.parse(
-                "ORCH_APPROVERS", _id_set, "comma-separated Telegram user ids", frozenset()
-            ),
-            telegram_api_url=env.text("ORCH_TELEGRAM_API_URL") or cls.telegram_api_url,
-            db_path=env.text("ORCH_DB_PATH") or cls.db_path,
-            task_key_prefix=env.parse(
-                "ORCH_TASK_KEY_PREFIX",
-                _key_prefix,
-                "letters and digits, starting with a letter",
-                "ORCH",
-            ),
-            http_port=env.parse("ORCH_HTTP_PORT", _port, "a TCP port 1-65535", None),
-            api_token=env.text("ORCH_API_TOKEN"),
-            plane_api_url=env.text("ORCH_PLANE_API_URL"),
-            plane_api_token=env.text("ORCH_PLANE_API_TOKEN"),
-            plane_workspace_slug=env.text("ORCH_PLANE_WORKSPACE_SLUG"),
-            plane_projects=env.parse(
-                "ORCH_PLANE_PROJECTS", _names, "comma-separated project identifiers", ()
-            ),
-            plane_states_ttl_s=env.parse(
-                "ORCH_PLANE_STATES_TTL_S", _seconds, "seconds >= 0", 300.0
-            ),
-            plane_rate_limit_per_min=env.parse(
-                "ORCH_PLANE_RATE_LIMIT_PER_MIN", _positive, "a positive integer", 60
-            ),
-            plane_resync_interval_s=env.parse(
-                "ORCH_PLANE_RESYNC_INTERVAL_S", _seconds, "seconds >= 0", 3600.0
-            ),
-            plane_webhook_secret=env.text("ORCH_PLANE_WEBHOOK_SECRET"),
-            reconcile_interval_s=env.parse(
-                "ORCH_RECONCILE_INTERVAL_S", _seconds, "seconds >= 0", 120.0
-            ),
-            gitea_url=env.text("ORCH_GITEA_URL"),
-            gitea_token=env.text("ORCH_GITEA_TOKEN"),
-            repos_dir=env.text("ORCH_REPOS_DIR") or cls.repos_dir,
-            max_concurrency=env.parse("ORCH_MAX_CONCURRENCY", _positive, "a positive integer", 2),
-            per_repo_concurrency=env.parse(
-                "ORCH_PER_REPO_CONCURRENCY", _positive, "a positive integer", None
-            ),
-            transient_max_attempts=env.parse(
-                "ORCH_TRANSIENT_MAX_ATTEMPTS", _positive, "a positive integer", 3
-            ),
-            run_stale_after_s=env.parse("ORCH_RUN_STALE_AFTER_S", _seconds, "seconds >= 0", 3600.0),
-            premerge_rebase_always=env.parse(
-                "ORCH_PREMERGE_REBASE_ALWAYS", _bool, "true or false", True
-            ),
-            jobs_enabled=env.parse("ORCH_JOBS_ENABLED", _bool, "true or false", True),
-            task_deps_enabled=env.parse("ORCH_TASK_DEPS_ENABLED", _bool, "true or false", True),
-            coverage_threshold=env.parse(
-                "ORCH_COVERAGE_THRESHOLD", _seconds, "a percentage >= 0", 80.0
-            ),
-            lessons_enabled=env.parse("ORCH_LESSONS_ENABLED", _bool, "true or false", True),
-            lessons_dedup_window_s=env.parse(
-                "ORCH_LESSONS_DEDUP_WINDOW_S", _seconds, "seconds >= 0", 3600.0
-            ),
-            group_messages_per_minute=env.parse(
-                "ORCH_GROUP_MESSAGES_PER_MINUTE", _positive, "a positive integer up to 20", 18
-            ),
-            log_level=(env.text("ORCH_LOG_LEVEL") or "INFO").upper(),
-        )
-        config_path = env.text("ORCH_CONFIG")
-        return settings.with_file(Path(config_path)) if config_path else settings
+        refuse_unknown(environ, (spec.env for _, spec in declared(cls)), AGENT_RUN_VARIABLES)
+        settings = cls(**read_environment(cls, environ, enforce_required=require_telegram))
+        return settings.with_file(Path(settings.config_path)) if settings.config_path else settings
 
     def with_file(self, path: Path) -> Settings:
         """These settings with the pipeline, agents and state names from a TOML file."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError("ORCH_CONFIG", f"no such file {path}") from exc
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError("ORCH_CONFIG", f"a readable TOML file ({exc})") from exc
-        return replace(self, **parse_config_document(data))
-
-    def masked(self) -> dict[str, str]:
-        """Every setting as text, secrets reduced to a hint that they are set."""
-        shown: dict[str, str] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name in SECRET_FIELDS:
-                shown[item.name] = "***" + (" (set)" if value else " (unset)")
-            elif isinstance(value, Pipeline):
-                shown[item.name] = " → ".join(value.order)
-            else:
-                shown[item.name] = str(value)
-        return shown
-
-
-def parse_config_document(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn a parsed ORCH_CONFIG document into Settings fields."""
-    result: dict[str, Any] = {}
-    pipeline = data.get("pipeline")
-    if pipeline is not None:
-        result["pipeline"] = _pipeline_from(pipeline)
-    agents = data.get("agents")
-    if agents is not None:
-        result["agents"] = {
-            role: _agent_from(role, spec) for role, spec in _table(agents, "agents").items()
-        }
-    repos = data.get("repos")
-    if repos is not None:
-        table = _table(repos, "repos")
-        if not all(isinstance(v, str) and v for v in table.values()):
-            raise ConfigError("ORCH_CONFIG", "repos as a table of repo = remote URL strings")
-        result["repo_remotes"] = dict(table)
-    plane = data.get("plane")
-    if plane is not None:
-        result["plane_options"] = {k: v for k, v in _table(plane, "plane").items()
-                                   if k != "states"}
-    states = plane.get("states") if isinstance(plane, dict) else None
-    if states is not None:
-        names = {str(k): str(v) for k, v in _table(states, "plane.states").items()}
-        result["plane_state_names"] = {**DEFAULT_STATE_NAMES, **names}
-    return result
-
-
-def _pipeline_from(raw: Any) -> Pipeline:
-    stages_raw = _table(raw, "pipeline").get("stages")
-    if not isinstance(stages_raw, list) or not stages_raw:
-        raise ConfigError("ORCH_CONFIG", "pipeline.stages as a non-empty list of tables")
-    specs = [_stage_from(i, item) for i, item in enumerate(stages_raw)]
-    if specs[0].name != QUEUED:
-        specs.insert(0, StageSpec(QUEUED))
-    if specs[-1].name != DONE:
-        specs.append(StageSpec(DONE))
-    try:
-        return Pipeline(tuple(specs))
-    except ValueError as exc:
-        raise ConfigError("ORCH_CONFIG", f"a valid pipeline ({exc})") from exc
-
-
-def _stage_from(index: int, raw: Any) -> StageSpec:
-    where = f"pipeline.stages[{index}]"
-    table = _table(raw, where)
-    name = table.get("name")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ConfigError("ORCH_CONFIG", f"{where}.name as a simple word")
-    gates = table.get("gates", [])
-    if not isinstance(gates, list) or not all(isinstance(g, str) for g in gates):
-        raise ConfigError("ORCH_CONFIG", f"{where}.gates as a list of gate names")
-    role = table.get("role")
-    rollback = table.get("rollback_to")
-    return StageSpec(
-        name,
-        role=role if isinstance(role, str) else None,
-        gates=tuple(gates),
-        rollback_to=rollback if isinstance(rollback, str) else None,
-    )
-
-
-def _agent_from(role: str, raw: Any) -> AgentCommand:
-    table = _table(raw, f"agents.{role}")
-    command = table.get("command")
-    if isinstance(command, str):
-        command = command.split()
-    if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
-        raise ConfigError("ORCH_CONFIG", f"agents.{role}.command as a list of strings")
-    timeout = table.get("timeout_s", 1800)
-    transient = table.get("transient_exit_code", 75)
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError("ORCH_CONFIG", f"agents.{role}.timeout_s as seconds > 0")
-    if not isinstance(transient, int):
-        raise ConfigError("ORCH_CONFIG", f"agents.{role}.transient_exit_code as an integer")
-    return AgentCommand(tuple(command), float(timeout), transient)
-
-
-def _table(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ConfigError("ORCH_CONFIG", f"{where} as a table")
-    return raw
-
-
-class _Env:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def text(self, name: str, *, required: bool = False) -> str:
-        value = self._environ.get(name, "").strip()
-        if required and not value:
-            raise ConfigError(name, "is required")
-        return value
-
-    def parse(
-        self,
-        name: str,
-        parser: Callable[[str], T],
-        expected: str,
-        default: Any,
-        *,
-        required: bool = False,
-    ) -> Any:
-        raw = self.text(name, required=required)
-        if not raw:
-            return default
-        try:
-            return parser(raw)
-        except ValueError as exc:
-            raise ConfigError(name, f"expected {expected}, got {raw[:40]!r}") from exc
-
-
-def _int(raw: str) -> int:
-    return int(raw)
-
-
-def _positive(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(raw)
-    return value
-
-
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 0 < value < 65536:
-        raise ValueError(raw)
-    return value
-
-
-def _seconds(raw: str) -> float:
-    value = float(raw)
-    if value < 0 or value != value:
-        raise ValueError(raw)
-    return value
-
-
-def _bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
-def _id_set(raw: str) -> frozenset[int]:
-    return frozenset(int(part) for part in raw.split(",") if part.strip())
-
-
-def _names(raw: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in raw.split(",") if part.strip())
-    if not all(name.replace("_", "").replace("-", "").isalnum() for name in names):
-        raise ValueError(raw)
-    return names
-
-
-def _key_prefix(raw: str) -> str:
-    if not (raw[:1].isalpha() and raw.isalnum() and raw.isascii() and len(raw) <= 10):
-        raise ValueError(raw)
-    return raw.upper()
+        fields = parse_config_document(read_toml(path), str(path))
+        return replace(self, config_path=str(path), **fields)

@@ -1,23 +1,46 @@
 """What `/queue` shows, as data: tasks grouped by stage, and blocks from other services.
 
-Other capabilities (reconciler, dependencies, jobs, lessons) add their own block
-through a QueueBlockSource, and may say why a task waits through a WaitExplainer, so
-this module never needs to know them.
+The summary is cached per section (core/summary/cache.py). The "pipeline" section is
+open tasks counted per stage and the oldest of each stage, with one reason for each
+shown task that waits; it watches the tasks, jobs and dependencies revisions. Other
+capabilities add their own parts:
+
+- `add_source(source, watches=..., fingerprint=...)`: a QueueBlockSource whose block is
+  cached while its revisions hold (none given: rebuilt on every request, so keep it cheap);
+- `add_view(view)`: sections plus a `block(parts, now)` that composes them at request
+  time (e.g. running jobs' elapsed time from their start);
+- `add_explainer(explainer, watches=...)`: says why shown tasks wait; the last explainer
+  with an answer wins, so register the most telling last.
+
+`summary()` answers from the cache (miss / hit / stale); `snapshot()` and `why()` always
+read the current state.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.pipeline.stages import BLOCKED, Pipeline, Stage
 from core.pipeline.tasks import Task
+from core.ports import (
+    OpenTasks,
+    QueueBlockSource,
+    QueueSectionView,
+    RevisionSource,
+    WaitExplainer,
+)
+from core.summary.cache import Cached, Section, SectionCache
 
 log = logging.getLogger(__name__)
+
+SHOWN_PER_STAGE = 25
+PIPELINE = "pipeline"
+PIPELINE_WATCHES = ("tasks", "jobs", "deps")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,92 +62,178 @@ class QueueBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class StageLine:
+    """A stage: how many open tasks it holds and the oldest of them."""
+
+    stage: Stage
+    count: int
+    entries: tuple[QueueEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class QueueView:
     generated_at: datetime
-    stages: tuple[tuple[Stage, tuple[QueueEntry, ...]], ...]
-    waiting: tuple[QueueEntry, ...]
+    stages: tuple[StageLine, ...]
     blocks: tuple[QueueBlock, ...]
 
     @property
     def active_count(self) -> int:
-        return sum(len(entries) for stage, entries in self.stages if stage != BLOCKED)
+        return sum(line.count for line in self.stages if line.stage != BLOCKED)
 
     @property
     def blocked_count(self) -> int:
-        return sum(len(entries) for stage, entries in self.stages if stage == BLOCKED)
+        return sum(line.count for line in self.stages if line.stage == BLOCKED)
+
+    @property
+    def waiting(self) -> tuple[QueueEntry, ...]:
+        """The shown tasks that wait for something, with their reason."""
+        return tuple(e for line in self.stages if line.stage != BLOCKED
+                     for e in line.entries if e.why)
 
 
-class QueueBlockSource(Protocol):
-    """A service that contributes one block to /queue."""
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """A /queue answer and how fresh it is: status miss, hit or stale."""
 
-    async def queue_block(self) -> QueueBlock | None: ...
+    view: QueueView
+    status: str
+    revision: str
+    as_of: datetime  # when the oldest part of it was built
+
+    @property
+    def stale_for(self) -> timedelta | None:
+        return self.view.generated_at - self.as_of if self.status == "stale" else None
 
 
-class WaitExplainer(Protocol):
-    """Says, for tasks that are waiting for something other than a person, what it is."""
+@dataclass(frozen=True, slots=True)
+class PipelineDigest:
+    """The pipeline section's data: free of the time it is shown at."""
 
-    async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]: ...
+    counts: Mapping[Stage, int]
+    shown: tuple[Task, ...]
+    waits: Mapping[int, str]
+    until: datetime | None = None
 
 
 class QueueService:
-    """Builds the /queue snapshot from open tasks and the registered sources."""
+    """Builds the /queue summary from its sections; see the module docstring."""
 
-    def __init__(self, tasks: _OpenTasks, pipeline: Pipeline, clock: Clock) -> None:
+    def __init__(self, tasks: OpenTasks, pipeline: Pipeline, clock: Clock, *,
+                 revisions: RevisionSource | None = None,
+                 on_status: Callable[[str], None] | None = None) -> None:
         self._tasks = tasks
         self._pipeline = pipeline
         self._clock = clock
-        self._sources: list[QueueBlockSource] = []
+        self._gated = revisions is not None
+        self.cache = SectionCache(revisions or _NoRevisions(), clock, on_status)
         self._explainers: list[WaitExplainer] = []
+        self._watches: tuple[str, ...] = PIPELINE_WATCHES
+        self._blocks: list[Callable[[Mapping[str, Any], datetime], QueueBlock | None]] = []
+        self.cache.add(self._pipeline_section())
 
-    def add_source(self, source: QueueBlockSource) -> None:
-        self._sources.append(source)
+    def add_source(self, source: QueueBlockSource, *, name: str | None = None,
+                   watches: tuple[str, ...] = (),
+                   fingerprint: Callable[[], Hashable] | None = None) -> None:
+        name = name or f"{type(source).__name__} {len(self._blocks) + 1}"
+        self.cache.add(Section(name, source.queue_block, watches, fingerprint))
+        self._blocks.append(lambda parts, now: parts.get(name))
 
-    def add_explainer(self, explainer: WaitExplainer) -> None:
+    def add_view(self, view: QueueSectionView) -> None:
+        for section in view.sections():
+            self.cache.add(section)
+        self._blocks.append(view.block)
+
+    def add_explainer(self, explainer: WaitExplainer, *, watches: tuple[str, ...] = ()) -> None:
         self._explainers.append(explainer)
+        if set(watches) - set(self._watches):
+            self._watches = tuple(dict.fromkeys((*self._watches, *watches)))
+            self.cache.replace(self._pipeline_section())
+
+    async def summary(self, *, fresh: bool = False) -> QueueSummary:
+        """/queue from the cache; `fresh` forces a rebuild of every section."""
+        cached = await self.cache.get(fresh=fresh or not self._gated)
+        return QueueSummary(self._view(cached), cached.status, cached.revision,
+                            cached.built_at)
 
     async def snapshot(self) -> QueueView:
-        now = self._clock.now()
-        tasks = list(await self._tasks.open_tasks())
-        waits = await self._collect_waits(tasks)
-        entries = [_entry(t, now, waits.get(t.id)) for t in tasks]
-        order = [*self._pipeline.active, BLOCKED]
-        stages = tuple(
-            (stage, tuple(e for e in entries if e.stage == stage and not _waits(e)))
-            for stage in order
-        )
-        waiting = tuple(e for e in entries if _waits(e))
-        return QueueView(now, tuple(s for s in stages if s[1]), waiting, await self._blocks())
+        """The current state, rebuilt now (and kept for the next summary)."""
+        return (await self.summary(fresh=True)).view
 
-    async def _collect_waits(self, tasks: list[Task]) -> dict[int, str]:
-        found: dict[int, str] = {}
+    async def why(self, task: Task) -> str | None:
+        """The one current reason the task waits (its card shows it), if any."""
+        if task.stage == BLOCKED:
+            return None
+        return (await self._collect_waits([task])).get(task.id)
+
+    # --- internals -------------------------------------------------------------------
+
+    def _pipeline_section(self) -> Section:
+        return Section(PIPELINE, self._build_pipeline, self._watches,
+                       until=lambda digest: digest.until)
+
+    async def _build_pipeline(self) -> PipelineDigest:
+        counts, oldest = await self._tasks.stage_digest(SHOWN_PER_STAGE)
+        waiting = [t for t in oldest if t.stage != BLOCKED]
+        waits = await self._collect_waits(waiting)
+        return PipelineDigest(counts, tuple(oldest), waits, getattr(waits, "until", None))
+
+    async def _collect_waits(self, tasks: Sequence[Task]) -> Reasons:
+        found = Reasons()
+        if not tasks:
+            return found
         for explainer in self._explainers:
             try:
-                found.update(await explainer.waits(tasks))
+                answer = await explainer.waits(tasks)
             except Exception:
                 log.exception("a wait explainer failed; /queue shows less")
+                continue
+            found.update(answer)
+            found.hold_until(getattr(answer, "until", None))
         return found
 
-    async def _blocks(self) -> tuple[QueueBlock, ...]:
-        blocks: list[QueueBlock] = []
-        for source in self._sources:
+    def _view(self, cached: Cached) -> QueueView:
+        now = self._clock.now()
+        digest = cached.parts.get(PIPELINE) or PipelineDigest({}, (), {})
+        blocks = []
+        for compose in self._blocks:
             try:
-                block = await source.queue_block()
+                block = compose(cached.parts, now)
             except Exception:
-                log.exception("a /queue block source failed; it is left out")
+                log.exception("a /queue block failed to compose; it is left out")
                 continue
             if block is not None:
                 blocks.append(block)
-        return tuple(blocks)
+        return QueueView(now, self._stage_lines(digest, now), tuple(blocks))
+
+    def _stage_lines(self, digest: PipelineDigest, now: datetime) -> tuple[StageLine, ...]:
+        order = [*self._pipeline.active, BLOCKED]
+        order += sorted(set(digest.counts) - set(order))  # a stage no longer configured
+        lines = []
+        for stage in order:
+            count = digest.counts.get(stage, 0)
+            if count:
+                shown = tuple(_entry(t, now, digest.waits.get(t.id))
+                              for t in digest.shown if t.stage == stage)
+                lines.append(StageLine(stage, count, shown))
+        return tuple(lines)
 
 
-class _OpenTasks(Protocol):
-    async def open_tasks(self) -> Sequence[Task]: ...
+class Reasons(dict[int, str]):
+    """Reasons by task id, and until when the earliest of them holds (None: until the
+    data changes)."""
+
+    until: datetime | None = None
+
+    def hold_until(self, moment: datetime | None) -> None:
+        if moment is not None and (self.until is None or moment < self.until):
+            self.until = moment
+
+
+class _NoRevisions:
+    async def read(self) -> Mapping[str, int]:
+        return {}
 
 
 def _entry(task: Task, now: datetime, wait: str | None) -> QueueEntry:
     why = task.reason if task.stage == BLOCKED else wait
     return QueueEntry(task.key, task.title, task.stage, now - task.stage_entered_at, why)
-
-
-def _waits(entry: QueueEntry) -> bool:
-    return entry.why is not None and entry.stage != BLOCKED

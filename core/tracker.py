@@ -1,5 +1,6 @@
-"""The tracker port: what orch needs from Plane (or any tracker), in domain terms.
+"""The tracker's value types: what orch needs from Plane (or any tracker), in domain terms.
 
+The ports themselves (TrackerReader, TrackerWriter, Tracker) are in core.ports.tracker.
 Nothing here speaks HTTP. The adapter is `core.integrations.plane.client.PlaneClient`; tests use
 the Plane emulator in `sandbox.plane` or a fake that passes the same contract.
 
@@ -16,7 +17,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.ports import TrackerReader  # the port; this module holds its value types
 
 DEFAULT_PER_PAGE = 100
 
@@ -56,7 +60,8 @@ class TrackerProject:
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """A work item as orch sees it; `description` is the tracker's HTML as stored."""
+    """A work item as orch sees it; `description` is plain text (the adapter converts
+    whatever rich text its tracker stores)."""
 
     id: str
     project_id: str
@@ -83,53 +88,6 @@ class ItemPage:
 
     items: tuple[WorkItem, ...]
     next_cursor: str | None
-
-
-class TrackerReader(Protocol):
-    """Reads from the tracker. Every method may raise a `core.errors.TrackerError`."""
-
-    async def projects(self) -> list[TrackerProject]:
-        """Every project the key can see."""
-        ...
-
-    async def states(self, project_id: str) -> list[TrackerState]:
-        """Every state of a project, in the tracker's display order."""
-        ...
-
-    async def items_page(
-        self,
-        project_id: str,
-        *,
-        cursor: str | None = None,
-        per_page: int = DEFAULT_PER_PAGE,
-        order_by: str = "-updated_at",
-    ) -> ItemPage:
-        """One page of a project's items; pass the previous page's `next_cursor` on."""
-        ...
-
-    async def item(self, project_id: str, item_id: str) -> WorkItem:
-        """One item by id or by key (`ORCH-42`); an unknown item is TrackerRejected(404)."""
-        ...
-
-    async def relations(self, project_id: str, item_id: str) -> Relations:
-        """What blocks the item and what it blocks."""
-        ...
-
-
-class TrackerWriter(Protocol):
-    """Writes to the tracker. Both writes are safe to repeat."""
-
-    async def set_state(self, project_id: str, item_id: str, state_id: str) -> None:
-        """Move an item to a state. Recognise your own write by the state, not a timestamp."""
-        ...
-
-    async def comment(self, project_id: str, item_id: str, html: str, external_id: str) -> str:
-        """Post a comment once per `external_id`; a repeat returns the existing comment's id."""
-        ...
-
-
-class Tracker(TrackerReader, TrackerWriter, Protocol):
-    """The whole tracker port: the reader for sync, the writer for the pipeline's results."""
 
 
 async def iter_items(

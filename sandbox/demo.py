@@ -16,6 +16,8 @@ a one-line summary:
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,10 +36,15 @@ NAMES = {LEAD: "lead", DEV: "dev"}
 AGENT = Actor("engine", "", "the pipeline")
 PLANE_KEY = "plane_api_demo_key"
 PLANE_PROJECT = "WEB"
+GETTING_STARTED = "docs/getting-started.md"
 
 
 async def run_demo(*, quiet: bool = False) -> int:
     """Play the morning; print the transcript and a summary; 0 when it all went as planned."""
+    if shutil.which("git") is None:
+        print("orch demo: git is required (the agents work in git worktrees); install it "
+              "and run the demo again", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     clock = ManualClock()
@@ -51,11 +58,14 @@ async def run_demo(*, quiet: bool = False) -> int:
             settings = sandbox_settings(
                 url, Path(folder) / "orch.db", repos_dir=str(Path(folder) / "repos"),
                 agents=sandbox_agents(), plane_api_url=plane_url, plane_api_token=PLANE_KEY,
-                plane_workspace_slug="acme", reconcile_interval_s=0.0)
+                plane_workspace_slug="acme", reconcile_interval_s=0.0,
+                # one agent at a time: the morning reads the same on every run
+                max_concurrency=1)
             async with running(settings, clock, poll_timeout=1) as orch:
                 checks, transcript = await _play(orch, emu, plane, clock)
     if not quiet:
         print(transcript.render())
+        print(f"\nNext: to run orch for your own team, follow {GETTING_STARTED}")
     stats = emu.stats()["totals"]
     print(f"demo: {'ok' if all(checks) else 'FAILED'} · {sum(checks)}/{len(checks)} checks · "
           f"{stats['sent']} messages sent, {stats['edits']} edits, "
@@ -66,7 +76,7 @@ async def run_demo(*, quiet: bool = False) -> int:
 async def _play(orch: Orch, emu: TelegramEmulator, plane: PlaneEmulator,
                 clock: ManualClock) -> tuple[list[bool], Transcript]:
     team = Team(emu, orch, clock, dict(NAMES))
-    transcript = Transcript(clock, dict(NAMES))
+    transcript = Transcript(clock, dict(NAMES), lambda: emu.chat_history(GROUP))
     checks = await chat_morning(team, transcript, AGENT)
     checks += await plane_act(team, transcript, plane, PLANE_PROJECT)
     checks += await agents_at_work(team, transcript)

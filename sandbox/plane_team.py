@@ -61,11 +61,12 @@ def plane_morning(identifier: str = "ORCH") -> list[PlaneStep]:
         return lambda emu: emu.move_item(key, state)
 
     return [
-        PlaneStep("lead", f"files {one} “Add retry to the webhook sender”",
-                  file("Add retry to the webhook sender", "Todo")),
-        PlaneStep("lead", f"files {two} “Dark mode toggle”", file("Dark mode toggle", "Todo")),
-        PlaneStep("dev", f"files {three} “Rotate the signing keys”",
-                  file("Rotate the signing keys", "Backlog")),
+        PlaneStep("lead", f"files {one} “Export invoices as CSV”",
+                  file("Export invoices as CSV", "Todo")),
+        PlaneStep("lead", f"files {two} “Search customers by name”",
+                  file("Search customers by name", "Todo")),
+        PlaneStep("dev", f"files {three} “Archive inactive projects”",
+                  file("Archive inactive projects", "Backlog")),
         PlaneStep("lead", f"moves {one} to Approved", move(one, "Approved")),
         PlaneStep("lead", f"moves {two} to Approved", move(two, "Approved")),
         PlaneStep("dev", f"moves {two} to Blocked (waiting for the designs)",

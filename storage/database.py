@@ -78,6 +78,9 @@ class Database:
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
         """Open (creating if needed) the database file and bring its schema up to date."""
         try:
+            # a first plain open: aiosqlite's worker thread outlives a failed connect and
+            # reports on a loop that may be closed by then (a stray traceback at exit)
+            await asyncio.to_thread(_probe, str(path))
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from exc
@@ -140,23 +143,51 @@ class Database:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> int:
-        """Apply every numbered migration above PRAGMA user_version, in order."""
-        current = await self.schema_version()
+    async def migrate(self, *, upto: int | None = None) -> int:
+        """Apply every numbered migration not applied yet, in order (only those numbered
+        up to `upto`, when given: upgrade tests start from an older schema).
+
+        Numbers are reserved per change, so they may have gaps and a lower one may land
+        after a higher one: what was applied is a set (`schema_migrations`), not a level.
+        PRAGMA user_version keeps the highest number applied.
+        """
+        done = await self._applied_migrations()
         applied = 0
         for number, name, sql in load_migrations():
-            if number <= current:
+            if number in done or (upto is not None and number > upto):
                 continue
             async with self.transaction() as tx:
                 await _run_script(tx, sql)
-                await tx.execute(f"PRAGMA user_version = {number:d}")
+                await tx.execute(_RECORD_MIGRATION, (number,))
+                version = max(number, *done) if done else number
+                await tx.execute(f"PRAGMA user_version = {version:d}")
+            done.add(number)
             log.info("applied migration %s", name)
             applied += 1
         return applied
 
+    async def _applied_migrations(self) -> set[int]:
+        current = await self.schema_version()
+        async with self.transaction() as tx:
+            await tx.execute(_MIGRATIONS_TABLE)
+            rows = await tx.fetch_all("SELECT number FROM schema_migrations")
+            if not rows and current:  # a file from before the table: 1..N were applied
+                await tx.execute_many(_RECORD_MIGRATION, [(n,) for n in range(1, current + 1)])
+                return set(range(1, current + 1))
+        return {row[0] for row in rows}
+
+
+def _probe(path: str) -> None:
+    sqlite3.connect(path).close()
+
 
 def load_migrations() -> list[tuple[int, str, str]]:
-    """Every `NNNN_name.sql` in storage/migrations, as (number, name, sql), in order."""
+    """Every `NNNN_name.sql` in storage/migrations, as (number, name, sql), in order.
+
+    Numbers are reserved per change ahead of time, so main may briefly lack one: a gap
+    is allowed, a number used twice is not. Changes that reserve numbers are written
+    against the same base, so a lower number landing after a higher one is independent
+    of it; it is still applied only to databases not yet past it (user_version)."""
     folder = resources.files("storage") / "migrations"
     found = []
     for entry in folder.iterdir():
@@ -165,11 +196,14 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [number for number, _, _ in found]
-    # Numbers are reserved per change, so a gap is a migration still to come; a number
-    # used twice is a mistake.
-    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
-        raise StorageError(f"migrations must have distinct numbers from 1, found {numbers}")
+    # numbers are reserved per change, so gaps are allowed; a number used twice is not
+    if len(set(numbers)) != len(numbers):
+        raise StorageError(f"migration numbers must be unique, found {numbers}")
     return found
+
+
+_MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY)"
+_RECORD_MIGRATION = "INSERT INTO schema_migrations (number) VALUES (?)"
 
 
 async def _run_script(tx: Tx, script: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from core.clock import parse_iso, utc_iso
+from core.jobs.agents import AgentProcess
 from core.jobs.model import (
     Claim,
     ClaimLimits,
@@ -16,10 +17,12 @@ from core.jobs.model import (
     Job,
     JobConflict,
     JobContext,
+    JobCounts,
     JobDraft,
     JobsOverview,
     JobStatus,
     JobUpdate,
+    LinePlace,
     QueuedJob,
     Run,
     RunEnd,
@@ -33,6 +36,7 @@ from storage.queries import queries
 
 Q = queries("jobs")
 OVERVIEW_LIMIT = 200
+LINE_HEAD = 500  # places further down the claim line are not numbered
 
 
 class SqliteJobStore:
@@ -145,6 +149,21 @@ class SqliteJobStore:
             rows = await tx.fetch_all(Q["sweep_runs"], params)
             return [await _requeue(tx, row, reason, at) for row in rows]
 
+    # --- ProcessLedger, OpenProcesses ----------------------------------------------------
+
+    async def record_process(self, run_id: int, process: AgentProcess) -> None:
+        params = {"id": run_id, "group": process.group, "started": process.started}
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["record_process"], params)
+
+    async def abandoned_processes(
+        self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str]
+    ) -> Sequence[tuple[int, str, AgentProcess]]:
+        params = {"owner": owner, "cutoff": utc_iso(cutoff), "dead": json.dumps(list(dead_owners))}
+        rows = await self._db.fetch_all(Q["abandoned_processes"], params)
+        return [(row["id"], row["owner"],
+                 AgentProcess(row["process_group"], row["process_started"])) for row in rows]
+
     # --- JobStats ---------------------------------------------------------------------
 
     async def overview(self, at: datetime, limits: ClaimLimits) -> JobsOverview:
@@ -155,6 +174,30 @@ class SqliteJobStore:
             tuple(_queued(row, limits.deps_enabled) for row in queued),
             tuple(_running(row) for row in running),
         )
+
+    async def counts(self, at: datetime, deps_enabled: bool) -> JobCounts:
+        row = await self._db.fetch_one(
+            Q["job_counts"], {"at": utc_iso(at), "deps_enabled": int(deps_enabled)})
+        assert row is not None
+        due = row["next_due"]
+        return JobCounts(row["running"], row["queued"], row["waiting_deps"], row["backoff"],
+                         parse_iso(due) if due else None)
+
+    async def places(self, task_ids: Collection[int], at: datetime,
+                     deps_enabled: bool) -> Sequence[LinePlace]:
+        params = {"ids": json.dumps(list(task_ids)), "at": utc_iso(at),
+                  "deps_enabled": int(deps_enabled), "limit": LINE_HEAD}
+        async with self._db.read() as tx:
+            head = await tx.fetch_all(Q["line_head"], params)
+            rows = await tx.fetch_all(Q["open_jobs_of_tasks"], params)
+        place = {row["task_id"]: n for n, row in enumerate(head, start=1)}
+        return [LinePlace(row["task_id"], row["status"] == "running",
+                          parse_iso(row["not_before"]), row["transient_attempts"],
+                          bool(row["waits_for_deps"]), place.get(row["task_id"]))
+                for row in rows]
+
+    async def running(self) -> Sequence[RunningJob]:
+        return [_running(row) for row in await self._db.fetch_all(Q["running_jobs"])]
 
 
 async def _open_run(tx: Tx, job: Job, owner: str, at: datetime) -> Run:

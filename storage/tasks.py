@@ -103,6 +103,13 @@ class SqliteTaskStore:
     async def list_open(self) -> Sequence[Task]:
         return [task_from_row(r) for r in await self._db.fetch_all(Q["list_open"])]
 
+    async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
+        """Open tasks counted per stage, and the `per_stage` oldest of each stage."""
+        async with self._db.read() as tx:
+            counts = await tx.fetch_all(Q["open_stage_counts"])
+            oldest = await tx.fetch_all(Q["oldest_open_per_stage"], {"per_stage": per_stage})
+        return {r["stage"]: int(r["n"]) for r in counts}, [task_from_row(r) for r in oldest]
+
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         rows = await self._db.fetch_all(Q["recent_events"], {"task_id": task_id, "limit": limit})
         return [event_from_row(r) for r in rows]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from core.clock import ManualClock
 from core.pipeline.service import PipelineService
@@ -14,6 +15,11 @@ from core.ports import TaskStore
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
 from tests.fakes import InMemoryTaskStore, RecordingNotifier
+
+# Property tests check behaviour, never speed: hypothesis's 200 ms deadline is a timed
+# assert that fails at random on two shared cores (speed lives in bench/ as ratios).
+settings.register_profile("orch", deadline=None)
+settings.load_profile("orch")
 
 # --- time ---------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ class World:
         self.pipeline = PipelineService(self.tasks, self.flow, self.clock, self.hub)
         self.dep_store = InMemoryDependencyStore(self.tasks)
         self.jobs = InMemoryJobStore(self.tasks, self.dep_store)
-        self.deps = DependencyService(self.dep_store, self.pipeline, self.hub, self.clock,
+        self.deps = DependencyService(self.dep_store, self.pipeline, self.clock,
                                       enabled=self.settings.task_deps_enabled)
         self.engine = StageEngine(
             self.pipeline, self.jobs, self.settings, self.clock, lessons=self.lessons,

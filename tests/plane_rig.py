@@ -13,12 +13,11 @@ from core.integrations.plane.client import PlaneClient
 from core.pipeline.attention import wants_push
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
-from core.ports import NotifierHub
+from core.ports import BudgetStore, DependencySink, NotifierHub
 from core.ratebudget import RateBudget
-from core.sync.budget_keeper import BudgetKeeper, BudgetStore
+from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
-from core.sync.records import DependencySink
 from core.sync.states_cache import StatesCache
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project

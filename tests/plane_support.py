@@ -13,7 +13,7 @@ import httpx
 
 from core.clock import ManualClock
 from core.integrations.plane.client import PlaneClient
-from core.integrations.plane.http import RetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy
 from core.ratebudget import RateBudget
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plane"
@@ -83,7 +83,7 @@ class Rigs:
         self._made: list[PlaneClient] = []
 
     def __call__(
-        self, routes: Mapping[str, str | list[str]], policy: RetryPolicy | None = None
+        self, routes: Mapping[str, str | list[str]], policy: HttpRetryPolicy | None = None
     ) -> Rig:
         clock, plane = JumpClock(), FakePlane(routes)
         client = PlaneClient(

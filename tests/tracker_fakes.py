@@ -174,9 +174,10 @@ class RecordingItemDependencies(RecordingDependencies):
     items: list[tuple[str, tuple[ItemBlocker, ...]]] = field(default_factory=list)
     moved: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str],
-                               blocked_by_items: Iterable[ItemBlocker] = ()) -> None:
-        await super().ingest_relations(task, blocked_by_keys)
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
+                               source: str, blocked_by_items: Iterable[ItemBlocker] = ()
+                               ) -> None:
+        await super().ingest_relations(task, blocked_by_keys, source=source)
         self.items.append((task.key, tuple(blocked_by_items)))
 
     async def open_item_blockers(self) -> set[str]:

@@ -17,6 +17,7 @@ COMMANDS: list[BotCommand] = [
     BotCommand("undepend", "Stop a task waiting for another: /undepend B on A"),
     BotCommand("lessons", "What went wrong: /lessons [type=…] [status=…] [repo=…] [KEY]"),
     BotCommand("lesson", "One lesson: /lesson ID, or /lesson add TYPE KEY text"),
+    BotCommand("whoami", "Your user id and this chat's id (for orch's settings)"),
     BotCommand("help", "What this bot can do"),
     BotCommand("start", "Say hello"),
 ]

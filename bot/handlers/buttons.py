@@ -57,7 +57,7 @@ async def _apply(services: Services, query: CallbackQuery, data: ButtonData) -> 
         services.notifier.refresh(data.object_id)
         return str(exc)[:200]
     if data.action is Action.APPROVE and task.stage != QUEUED and task.stage in (
-            services.pipeline.pipeline.active):
+            services.pipeline.stages.active):
         return f"Approved: {task.key} moves on from {task.stage} once its work is done."
     return f"{task.key}: {task.stage}."
 

@@ -10,7 +10,7 @@ from bot.auth import NOT_APPROVER, is_approver
 from bot.context import Services, user_id
 from bot.handlers.tasks import KEY
 from bot.replies import reply
-from core.deps.service import DepLink, DepsView
+from core.deps.service import LOCAL, DepLink, DepsView
 from core.errors import DomainError
 
 DEPS_USAGE = "Usage: /deps KEY, for example /deps ORCH-12"
@@ -91,6 +91,11 @@ def _links(links: tuple[DepLink, ...]) -> str:
     if not links:
         return "nothing"
     shown = [f"{render.esc(link.key)} ({render.esc(link.stage)}"
-             + (", from Plane)" if link.source == "plane" else ")") for link in links[:40]]
+             + _source(link.source) for link in links[:40]]
     more = f" and {len(links) - 40} more" if len(links) > 40 else ""
     return ", ".join(shown) + more
+
+
+def _source(source: str) -> str:
+    """Where an edge came from, when not the chat: a tracker, by its name."""
+    return ")" if source == LOCAL else f", from {render.esc(source.capitalize())})"

@@ -28,7 +28,9 @@ from core.lessons.journal import (
     Lesson,
     LessonDraft,
     LessonJournal,
+    LessonsSnapshot,
     LessonStatus,
+    LessonType,
     LessonUpdate,
     Source,
 )
@@ -60,8 +62,13 @@ def handlers(services: Services) -> Handlers:
         if not journal.enabled:
             await reply(services, update, esc(view.OFF))
             return
+        snapshot = await journal.snapshot()
+        unknown = _unknown_type(query.lesson_type, snapshot)
+        if unknown:
+            await reply(services, update, esc(unknown))
+            return
         found = await journal.get(query)
-        await reply(services, update, view.lesson_list(found, await journal.snapshot()))
+        await reply(services, update, view.lesson_list(found, snapshot))
 
     async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Shows one lesson with its buttons, or records a manual one (`add`)."""
@@ -91,6 +98,15 @@ def handlers(services: Services) -> Handlers:
 
     return [CommandHandler("lessons", lessons), CommandHandler("lesson", lesson),
             CallbackQueryHandler(press, pattern=r"^l:")]
+
+
+def _unknown_type(kind: str | None, snapshot: LessonsSnapshot) -> str | None:
+    """Why a type filter can find nothing: neither a type orch records nor one in the
+    journal (people may add free-form types, so those count as known too)."""
+    known = sorted({*LessonType, *snapshot.by_type})
+    if kind is None or kind in known or not snapshot.available:
+        return None
+    return f"Unknown lesson type {kind!r}. Known types: {', '.join(known)}."
 
 
 def _filter_args(args: list[str]) -> dict[str, str]:
@@ -149,10 +165,10 @@ async def _manual_draft(services: Services, args: list[str]) -> LessonDraft | st
         return f"The text is {len(text)} characters; keep it to {TEXT_LIMIT}."
     try:
         task = await services.pipeline.find(key)
-    except DomainError:
-        task = None  # lessons may concern work items that never became tasks
+    except DomainError as exc:
+        return str(exc)  # "Unknown task NOPE-1": a typo would file the lesson nowhere
     return LessonDraft(kind, Source.MANUAL, work_item=key, root_cause=text,
-                       task_id=task.id if task else None, repo=task.repo if task else None)
+                       task_id=task.id, repo=task.repo)
 
 
 async def _apply(services: Services, journal: LessonJournal, query: CallbackQuery,

@@ -13,8 +13,10 @@ from bot.context import Services, actor_of, user_id
 from bot.keyboards import task_keyboard
 from bot.replies import reply
 from core.errors import DomainError
+from core.pipeline.progress import finished_stages
 
-KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}-\d{1,9}$")
+KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}-\d{1,30}$")  # too big a number: unknown, not usage
+QUOTES = {'"': '"', "'": "'", "“": "”", "«": "»", "„": "“"}
 REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 TASK_USAGE = "Usage: /task KEY, for example /task ORCH-12"
 NEW_USAGE = "Usage: /new REPO TITLE, for example /new api Add retry to the webhook sender"
@@ -33,8 +35,10 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         except DomainError as exc:
             await reply(services, update, render.esc(str(exc)))
             return
-        text = render.card(found, services.pipeline.pipeline, services.clock.now())
-        markup = task_keyboard(found, services.pipeline.pipeline, services.codec)
+        stages = services.pipeline.stages
+        finished = finished_stages(await services.pipeline.history(found.id), stages)
+        text = render.card(found, stages, services.clock.now(), finished=finished)
+        markup = task_keyboard(found, stages, services.codec)
         await reply(services, update, text, markup)
 
     async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -62,9 +66,18 @@ def _parse_new(args: list[str]) -> tuple[str, str] | str:
     """(repo, title), or the text explaining what is wrong."""
     if len(args) < 2:
         return NEW_USAGE
-    repo, title = args[0], " ".join(args[1:]).strip()
+    repo, title = args[0], _unquoted(" ".join(args[1:]).strip())
     if not REPO.match(repo):
         return f"That repository name is not valid. {NEW_USAGE}"
     if len(title) > TITLE_MAX:
         return f"The title is {len(title)} characters; keep it to {TITLE_MAX}."
+    if not title:
+        return NEW_USAGE
     return repo, title
+
+
+def _unquoted(title: str) -> str:
+    """The title without one pair of quotes around all of it: /new api "Add retry"."""
+    if len(title) >= 2 and QUOTES.get(title[0]) == title[-1]:
+        return title[1:-1].strip()
+    return title

@@ -1,12 +1,14 @@
 """Task dependencies: B waits for A until A is done.
 
 Dependencies are declared by key (any repository), locally through `/depend` or read
-from Plane's `blocked_by` relations. They act in three places:
+from a tracker's `blocked_by` relations. They act in three places:
 
 - the claim: a job whose task has a dependency not yet done is skipped by the claim
   statement itself, so it never holds a concurrency slot (storage/queries/jobs.sql);
-- `release_ready()`, called on every job-loop tick: when the last dependency of B is
-  done, B gets exactly one DEPS_RELEASED event ("ORCH-40 done") through the notifier;
+- `release_ready()`, called on every job-loop tick and wherever a blocker's completion
+  is recorded (the tracker sync, with or without agents): when the last dependency of B is
+  done, B gets exactly one DEPS_RELEASED event ("ORCH-40 done") through the pipeline
+  service's `note`, so the notifier hears it like any other change;
 - a declaration that closes a cycle blocks every task on it ("cycle ORCH-47 → ORCH-48
   → ORCH-47") and raises one alert per cycle, however often the edges are seen again.
 
@@ -18,24 +20,21 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
 from core.clock import Clock
 from core.deps.graph import canonical, cycle_closed_by, graph_of
-from core.errors import DomainError, UnknownTask
+from core.errors import DomainError, StaleVersion, UnknownTask
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, QUEUED, Stage
-from core.pipeline.tasks import ENGINE, ChangeKind, Task, TaskEvent
-from core.ports import EventDraft, Notifier, TaskChange
+from core.pipeline.tasks import ENGINE, ChangeKind, Task
+from core.ports import DependencyStore
 from core.sync.records import ItemBlocker
 
 log = logging.getLogger(__name__)
 
-LOCAL = "local"
-PLANE = "plane"
+LOCAL = "local"  # declared in the chat; a tracker's edges carry the tracker's name
 SWITCHED_OFF = "Dependencies are switched off (ORCH_TASK_DEPS_ENABLED=false)."
 
 
@@ -96,49 +95,6 @@ CycleAlert = Callable[[DependencyCycle], Awaitable[None] | None]
 WaitsChanged = Callable[[int], None]
 
 
-class DependencyStore(Protocol):
-    """The dependency edges (task B depends on task A)."""
-
-    async def add(self, task_id: int, depends_on: int, source: str, at: datetime) -> bool:
-        """Record the edge; False if it exists already (its source is kept)."""
-        ...
-
-    async def remove(self, task_id: int, depends_on: int) -> bool: ...
-
-    async def replace(
-        self, task_id: int, source: str, depends_on: Collection[int], at: datetime
-    ) -> tuple[list[int], list[int]]:
-        """Make the task's edges from `source` exactly `depends_on`: (added, removed)."""
-        ...
-
-    async def links(self, task_id: int) -> tuple[list[DepLink], list[DepLink]]:
-        """(what the task depends on, what depends on the task)."""
-        ...
-
-    async def edges(self) -> list[tuple[int, int]]: ...
-
-    async def release_done(self, at: datetime) -> list[Satisfied]:
-        """Mark edges whose depended-on task is done; each edge is reported once."""
-        ...
-
-    async def unmet(self, task_ids: Collection[int]) -> dict[int, list[str]]:
-        """For each given task, the keys of its dependencies not yet done."""
-        ...
-
-    async def replace_items(self, task_id: int, blockers: Collection[ItemBlocker],
-                            at: datetime) -> tuple[list[str], list[str]]:
-        """Make the task's dependencies on untracked items exactly these: (added, removed)."""
-        ...
-
-    async def open_item_blockers(self) -> set[str]:
-        """Ids of untracked items some task still waits for."""
-        ...
-
-    async def item_moved(self, item_id: str, group: str, released: bool, at: datetime) -> None:
-        """Record a blocking item's new group (released or not)."""
-        ...
-
-
 class DependencyService:
     """Declares, removes, explains and releases dependencies; see the module docstring."""
 
@@ -146,7 +102,6 @@ class DependencyService:
         self,
         store: DependencyStore,
         pipeline: PipelineService,
-        notifier: Notifier,
         clock: Clock,
         *,
         enabled: bool = True,
@@ -155,7 +110,6 @@ class DependencyService:
     ) -> None:
         self._store = store
         self._pipeline = pipeline
-        self._notifier = notifier
         self._clock = clock
         self.enabled = enabled
         self._on_cycle = on_cycle
@@ -187,17 +141,19 @@ class DependencyService:
         depends_on, dependents = await self._store.links(task.id)
         return DepsView(task, tuple(depends_on), tuple(dependents))
 
-    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str],
-                               blocked_by_items: Iterable[ItemBlocker] = ()) -> Ingested:
-        """Make the task's tracker-sourced dependencies exactly `blocked_by_keys` (tasks)
-        and `blocked_by_items` (tracker items without a task, waited for by their group).
+    async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
+                               source: str, blocked_by_items: Iterable[ItemBlocker] = ()
+                               ) -> Ingested:
+        """Make the task's dependencies from `source` (a tracker's name) exactly
+        `blocked_by_keys` (tasks) and `blocked_by_items` (tracker items without a task,
+        waited for by their state group).
 
         Keys with no task are reported and skipped; local declarations are kept.
         """
         if not self.enabled:
             return Ingested()
         found, unknown = await self._resolve(blocked_by_keys, exclude=task.id)
-        added, removed = await self._store.replace(task.id, PLANE, found, self._clock.now())
+        added, removed = await self._store.replace(task.id, source, found, self._clock.now())
         items = await self._store.replace_items(task.id, list(blocked_by_items),
                                                 self._clock.now())
         cycle = await self._check_cycles([(task.id, dep) for dep in added])
@@ -243,7 +199,7 @@ class DependencyService:
         """WaitExplainer: "waits for ORCH-3, ORCH-5" for tasks with unmet dependencies."""
         if not self.enabled:
             return {}
-        ids = [t.id for t in tasks if t.stage in self._pipeline.pipeline.active]
+        ids = [t.id for t in tasks if t.stage in self._pipeline.stages.active]
         unmet = await self._store.unmet(ids) if ids else {}
         return {task_id: "waits for " + ", ".join(keys) for task_id, keys in unmet.items()}
 
@@ -305,7 +261,7 @@ class DependencyService:
         return cycle
 
     async def _block_for(self, task: Task, cycle: DependencyCycle) -> None:
-        if task.stage not in self._pipeline.pipeline.active:
+        if task.stage not in self._pipeline.stages.active:
             return  # blocked already, done or cancelled
         try:
             await self._pipeline.block(
@@ -333,27 +289,18 @@ class DependencyService:
             task = await self._pipeline.get(satisfied.task_id)
             if not self._was_waiting(task):
                 return None
-            change = TaskChange(task.stage, task.blocked_from, reason)
-            event = EventDraft(str(ENGINE), ChangeKind.DEPS_RELEASED, reason)
-            applied = await self._pipeline.store.compare_and_set(
-                task.id, task.version, change, event, self._clock.now()
-            )
-            if applied is not None:
-                self._publish(applied.event, applied.task)
-                return applied.task
+            try:
+                return await self._pipeline.note(task.id, ChangeKind.DEPS_RELEASED, ENGINE,
+                                                 reason, expected_version=task.version)
+            except StaleVersion:
+                continue
         return None
 
     def _was_waiting(self, task: Task) -> bool:
         # Only a task that would have been claimed but for its dependencies was waiting:
         # one still queued waits for approval, a blocked one for a person.
-        active = self._pipeline.pipeline.active
+        active = self._pipeline.stages.active
         return task.stage in active and task.stage not in (QUEUED, BLOCKED)
-
-    def _publish(self, event: TaskEvent, task: Task) -> None:
-        try:
-            self._notifier.publish(event, task)
-        except Exception:
-            log.exception("notifier failed on %s", task.key)
 
     def _waits_changed(self, task_id: int) -> None:
         if self._on_waits_changed is None:

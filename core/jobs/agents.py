@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
-
-from core.config import AgentCommand
+from typing import Any
 
 RESULT_FILE_ENV = "ORCH_RESULT_FILE"
 APPROVE = "APPROVE"
@@ -91,18 +89,16 @@ class AgentResult:
         return None if value is None else float(value)
 
 
-class AgentRunner(Protocol):
-    """Runs one agent command for one request and reports how it went.
+@dataclass(frozen=True, slots=True)
+class AgentProcess:
+    """The process group a run's agent lives in, as recorded for a later orch to kill.
 
-    Implementations never raise for the agent's own failures (a missing executable, a
-    non-zero exit, a timeout, a malformed result file): those come back as an
-    AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
-    cancelled they stop the agent's whole process tree before re-raising.
+    `started` is the group leader's start time (None where the system cannot tell); it
+    tells the group apart from an unrelated process that was given the same pid later.
     """
 
-    async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:
-        """Run `command` for `request` in `request.worktree` and return the outcome."""
-        ...
+    group: int
+    started: int | None
 
 
 def outcome_for(exit_code: int | None, *, timed_out: bool, transient_exit_code: int) -> RunOutcome:

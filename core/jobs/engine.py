@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.config import Settings
@@ -39,6 +39,7 @@ from core.jobs.gates import (
     GateCheck,
     GateContext,
     GateOutcome,
+    Waiting,
     gate_order,
     validate_gates,
 )
@@ -50,7 +51,6 @@ from core.jobs.model import (
     JobContext,
     JobDraft,
     JobStatus,
-    JobStore,
     JobUpdate,
     RetryPolicy,
     RunEnd,
@@ -58,18 +58,13 @@ from core.jobs.model import (
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import QUEUED, StageSpec
 from core.pipeline.tasks import ENGINE, Actor, ChangeKind, Task, TaskEvent
+from core.ports import JobStore, LessonsFeed
 
 log = logging.getLogger(__name__)
 
 MAX_LESSONS = 5
 MAX_STEPS = 16  # moves in one sync; a pipeline is far shorter, so this only stops a bug
 VISIT_LOOKBACK = 200  # events read to find where the current stay in a stage began
-
-
-class LessonsFeed(Protocol):
-    """The lessons journal as the engine reads it (core.lessons.journal.LessonJournal fits)."""
-
-    async def open_lessons(self, repo: str, stage: str, limit: int) -> list[str]: ...
 
 
 GateFailureHook = Callable[[Task, str, str | None, str, str], Awaitable[Any]]
@@ -109,9 +104,9 @@ class StageEngine:
         checks: Mapping[str, GateCheck] = QG_CHECKS,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        validate_gates(pipeline.pipeline, checks)
+        validate_gates(pipeline.stages, checks)
         self._pipeline = pipeline
-        self._flow = pipeline.pipeline
+        self._flow = pipeline.stages
         self._jobs = jobs
         self._settings = settings
         self._clock = clock
@@ -217,7 +212,7 @@ class StageEngine:
         """Bring one task in line with its stage; idempotent. Domain errors are kept in."""
         async with self._locks.hold(task_id):
             for _ in range(MAX_STEPS):
-                task = await self._pipeline.store.get(task_id)
+                task = await self._pipeline.lookup(task_id)
                 if task is None or not await self._step(task):
                     return
             log.error("task #%s moved %s times in one sync; stopping", task_id, MAX_STEPS)
@@ -286,7 +281,7 @@ class StageEngine:
             if outcome is None:
                 return await self._block(task, f"gate {gate} could not be checked", failed=True)
             if not outcome.passed:
-                if gate in WAITING_GATES:
+                if gate in WAITING_GATES or isinstance(outcome, Waiting):
                     return False
                 return await self._gate_failed(task, spec, gate, outcome.reason)
             reasons.append(outcome.reason)

@@ -29,6 +29,16 @@ class GateOutcome(NamedTuple):
     reason: str
 
 
+class Waiting(GateOutcome):
+    """Not passed, but nothing failed either (CI pending, the forge still checking): the
+    task stays and the gate is asked again later, as for WAITING_GATES."""
+
+    __slots__ = ()
+
+    def __new__(cls, reason: str) -> Waiting:
+        return super().__new__(cls, False, reason)
+
+
 @dataclass(frozen=True, slots=True)
 class GateContext:
     """What a check may look at: the task, its stage, the job's result, the trail."""
@@ -100,6 +110,9 @@ QG_CHECKS: dict[str, GateCheck] = {
     HUMAN_APPROVAL: human_approval,
 }
 
+# Gates that need a forge (core/jobs/forge_gates.py): known only when one is configured.
+FORGE_GATES = frozenset({"merged", "ci_green", "branch_mergeable"})
+
 # Gates whose "not passed" means "wait", never "roll back".
 WAITING_GATES = frozenset({HUMAN_APPROVAL})
 
@@ -108,6 +121,9 @@ def validate_gates(pipeline: Pipeline, checks: Mapping[str, GateCheck] = QG_CHEC
     """ConfigError naming the first gate of the pipeline that no check implements."""
     for spec in pipeline.stages:
         for gate in spec.gates:
+            if gate not in checks and gate in FORGE_GATES:
+                raise ConfigError("ORCH_GITEA_URL", f"stage '{spec.name}' names gate '{gate}', "
+                                  "which needs a forge (ORCH_GITEA_URL and ORCH_GITEA_TOKEN)")
             if gate not in checks:
                 known = ", ".join(sorted(checks))
                 raise ConfigError(

@@ -8,7 +8,8 @@ the stage engine inside `asyncio.shield`, so a stop arriving then cannot lose it
 
 A stop (cancellation) while an agent runs stops the agent and leaves its run open, as
 a crash would: the next start sweeps it to failed ("orch restarted during the run")
-and requeues its job exactly once. A run's owner is `host:pid:token`; at a sweep, an
+and requeues its job exactly once, after killing the run's recorded process group if it
+is still alive on this host (the `reaper`). A run's owner is `host:pid:token`; at a sweep, an
 open run of another owner counts as abandoned when that owner is on this host and its
 process is gone, or is this very process (an earlier loop: one loop per process), or
 when it started longer than `run_stale_after_s` ago.
@@ -25,31 +26,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyService
 from core.errors import OrchError
-from core.jobs.agents import AgentRequest, AgentResult, AgentRunner, RunOutcome, build_prompt
+from core.jobs.agents import AgentRequest, AgentResult, RunOutcome, build_prompt
 from core.jobs.engine import StageEngine
-from core.jobs.model import RESTARTED, Claim, ClaimLimits, RunStore
+from core.jobs.model import RESTARTED, Claim, ClaimLimits
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Task
+from core.ports import AgentRunner, Reaper, RunStore, Worktrees
 
 log = logging.getLogger(__name__)
 
 
-class Worktrees(Protocol):
-    """Where a task's agent works (core.integrations.git.worktrees.GitWorktrees)."""
-
-    async def prepare(self, task: Task) -> Path:
-        """The task's git worktree on its branch, made if missing."""
-        ...
-
-
 @dataclass
-class TickReport:
+class JobLoopTick:
     swept: int = 0
     released: int = 0
     synced: int = 0
@@ -106,6 +100,7 @@ class JobLoop:
         owner: str | None = None,
         is_alive: Callable[[str], bool] = owner_alive,
         sweep_interval_s: float = 300.0,
+        reaper: Reaper | None = None,
     ) -> None:
         self._runs = runs
         self._engine = engine
@@ -118,6 +113,7 @@ class JobLoop:
         self._logs_dir = logs_dir or Path(settings.repos_dir) / "_logs"
         self.owner = owner or make_owner()
         self._is_alive = is_alive
+        self._reaper = reaper
         self._sweep_every = timedelta(seconds=sweep_interval_s)
         self._next_sweep = clock.now()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -138,17 +134,17 @@ class JobLoop:
         await self._guard("start-up sweep", self.sweep)
         await self._guard("start-up sync", self._engine.sync_all)
 
-    async def tick(self) -> TickReport:
+    async def tick(self) -> JobLoopTick:
         """One round; never raises. Jobs it starts keep running after it returns."""
         self._wake.clear()
-        report = TickReport()
+        report = JobLoopTick()
         report.swept = await self._guard("sweep", self._sweep_if_due) or 0
         report.released = await self._guard("release", self._release) or 0
         report.synced = await self._guard("engine", self._engine.drain) or 0
         report.claimed = await self._guard("claim", self._claim_all) or 0
         return report
 
-    async def run_once(self) -> TickReport:
+    async def run_once(self) -> JobLoopTick:
         """A tick, then wait until every job it started has ended (for tests, the CLI)."""
         report = await self.tick()
         await self.wait_idle()
@@ -191,6 +187,11 @@ class JobLoop:
         owners = await self._runs.open_run_owners()
         dead = [o for o in owners if o != self.owner and not self._is_alive(o)]
         cutoff = now - timedelta(seconds=self._settings.run_stale_after_s)
+        if self._reaper is not None:
+            # an abandoned agent may still be at work: it dies before its job is requeued
+            killed = await self._reaper.reap(owner=self.owner, cutoff=cutoff, dead_owners=dead)
+            if killed:
+                log.warning("killed %d agent process group(s) left by a dead orch", killed)
         swept = await self._runs.sweep_stale(
             owner=self.owner, cutoff=cutoff, dead_owners=dead, reason=RESTARTED, at=now)
         for item in swept:

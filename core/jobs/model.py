@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from core.errors import JobConflict as JobConflict  # raised by JobStore.enqueue
 from core.pipeline.stages import Stage
@@ -201,67 +201,27 @@ class JobsOverview:
     running: tuple[RunningJob, ...]
 
 
-class JobStore(Protocol):
-    """The jobs of tasks, as the stage engine needs them."""
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """Open jobs counted for /queue; they hold until `next_due` (a backoff ends)."""
 
-    async def enqueue(self, draft: JobDraft, at: datetime) -> Job:
-        """Insert a queued job; JobConflict if the task has an open job already."""
-        ...
-
-    async def open_job(self, task_id: int) -> Job | None:
-        """The task's queued or running job, if any."""
-        ...
-
-    async def latest_job(self, task_id: int, stage: Stage) -> Job | None:
-        """The newest job of the task in that stage, whatever its status."""
-        ...
-
-    async def cancel_queued(self, task_id: int, at: datetime) -> Job | None:
-        """Withdraw the task's queued job (a running one is left to finish)."""
-        ...
-
-    async def finish(
-        self, run_id: int, job_id: int, end: RunEnd, update: JobUpdate, at: datetime
-    ) -> bool:
-        """End an open run and settle its job in one transaction; False (and nothing
-        written) when the run is no longer open, e.g. a sweep failed it meanwhile."""
-        ...
-
-    async def last_run(self, job_id: int) -> Run | None:
-        """The newest run of a job."""
-        ...
+    running: int = 0
+    queued: int = 0
+    waiting_deps: int = 0
+    backoff: int = 0
+    next_due: datetime | None = None
 
 
-class RunStore(Protocol):
-    """Claims and the run lifecycle, as the job loop needs them."""
+@dataclass(frozen=True, slots=True)
+class LinePlace:
+    """Where a task's open job stands: running, waiting, or its place in the claim line."""
 
-    async def claim(self, owner: str, at: datetime, limits: ClaimLimits) -> Claim | None:
-        """Take the oldest runnable job within the limits and open its run; None if none."""
-        ...
-
-    async def mark_running(self, run_id: int, at: datetime) -> None:
-        """pending → running, when the agent starts."""
-        ...
-
-    async def find_open_run(self, task_id: int, stage: Stage) -> Run | None: ...
-
-    async def open_run_owners(self) -> Sequence[str]:
-        """The distinct owners of runs that are pending or running."""
-        ...
-
-    async def sweep_stale(
-        self, *, owner: str, cutoff: datetime, dead_owners: Sequence[str], reason: str,
-        at: datetime,
-    ) -> Sequence[Swept]:
-        """Fail other owners' open runs that started before `cutoff` or whose owner is
-        dead, and requeue their jobs (each at most once)."""
-        ...
-
-
-class JobStats(Protocol):
-    async def overview(self, at: datetime, limits: ClaimLimits) -> JobsOverview:
-        """Queued jobs in claim order and running jobs, for /queue."""
-        ...
+    task_id: int
+    running: bool
+    not_before: datetime
+    transient_attempts: int
+    waits_for_deps: bool
+    position: int | None  # in claim order among jobs claimable now; None far down the line
 
 
 @dataclass
@@ -285,5 +245,5 @@ class RetryPolicy:
         """
         if transient_attempts >= max_attempts:
             return None
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, transient_attempts - 1))
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(0, transient_attempts - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)

@@ -1,20 +1,29 @@
-"""What /queue says about jobs: which are running for how long, and why others wait.
+"""What /queue says about jobs: counts, which are running for how long, why others wait.
 
-`JobQueueView` is both a QueueBlockSource (the "jobs" block) and a WaitExplainer
-("retry at 10:42 (2/3)", "#3 in line"). It leaves tasks that wait for dependencies to
-DependencyService's explainer, which names them; register this one first.
+`JobQueueView` is a QueueSectionView (the "jobs" block, from two cached sections: the
+counts, and the running jobs, which move fast and are cheap to rebuild) and a
+WaitExplainer ("retry at 10:42 (2/3)", "#3 in line", "needs approval (approvers: …)").
+It leaves tasks that wait for dependencies to DependencyService's explainer, which
+names them; register this one first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from core.clock import Clock
 from core.config import Settings
-from core.jobs.model import ClaimLimits, JobsOverview, JobStats, QueuedJob, RunningJob
+from core.jobs.model import JobCounts, LinePlace, RunningJob
+from core.pipeline.stages import Pipeline
 from core.pipeline.tasks import Task
-from core.queue_view import QueueBlock
+from core.ports import JobStats
+from core.queue_view import QueueBlock, Reasons
+from core.summary.cache import Section
+
+COUNTS = "jobs"
+PROGRESS = "progress"
 
 
 class JobQueueView:
@@ -25,43 +34,67 @@ class JobQueueView:
         self._settings = settings
         self._clock = clock
 
-    async def queue_block(self) -> QueueBlock | None:
-        now = self._clock.now()
-        view = await self._overview(now)
-        backoff = [q for q in view.queued if q.not_before > now and not q.waits_for_deps]
-        deps = [q for q in view.queued if q.waits_for_deps]
-        head = (f"{len(view.running)} running (max {self._settings.max_concurrency})"
-                f" · {len(view.queued)} queued · {len(deps)} wait for dependencies"
-                f" · {len(backoff)} in backoff")
-        lines = (head, *(_running_line(r, now) for r in view.running))
-        data = {"running": len(view.running), "queued": len(view.queued),
-                "waiting_deps": len(deps), "backoff": len(backoff)}
+    # --- QueueSectionView -------------------------------------------------------------
+
+    def sections(self) -> Sequence[Section]:
+        return (
+            Section(COUNTS, self._counts, ("tasks", "jobs", "deps"),
+                    until=lambda counts: counts.next_due),
+            Section(PROGRESS, self._stats.running, ("runs", "jobs"), inline=True),
+        )
+
+    def block(self, parts: Mapping[str, Any], now: datetime) -> QueueBlock | None:
+        counts: JobCounts = parts.get(COUNTS) or JobCounts()
+        running: Sequence[RunningJob] = parts.get(PROGRESS) or ()
+        head = (f"{counts.running} running (max {self._settings.max_concurrency})"
+                f" · {counts.queued} queued · {counts.waiting_deps} wait for dependencies"
+                f" · {counts.backoff} in backoff")
+        lines = (head, *(_running_line(r, now) for r in running))
+        data = {"running": counts.running, "queued": counts.queued,
+                "waiting_deps": counts.waiting_deps, "backoff": counts.backoff}
         return QueueBlock("jobs", lines, data)
+
+    async def queue_block(self) -> QueueBlock | None:
+        """The block, read now (for callers without the cache)."""
+        parts = {COUNTS: await self._counts(), PROGRESS: await self._stats.running()}
+        return self.block(parts, self._clock.now())
+
+    # --- WaitExplainer ----------------------------------------------------------------
 
     async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]:
         now = self._clock.now()
-        wanted = {t.id for t in tasks}
-        found: dict[int, str] = {}
-        position = 0
-        for queued in (await self._overview(now)).queued:
-            if queued.waits_for_deps:
-                continue
-            if queued.not_before > now:
-                found[queued.task_id] = self._backoff_text(queued)
-                continue
-            position += 1
-            found[queued.task_id] = f"#{position} in line"
-        return {task_id: why for task_id, why in found.items() if task_id in wanted}
+        places = {p.task_id: p for p in await self._stats.places(
+            [t.id for t in tasks], now, self._settings.task_deps_enabled)}
+        found = Reasons()
+        for task in tasks:
+            place = places.get(task.id)
+            why = self._approval(task) if place is None else self._place_text(place, now)
+            if why:
+                found[task.id] = why
+            if place is not None and place.not_before > now and not place.running:
+                found.hold_until(place.not_before)
+        return found
 
-    async def _overview(self, now: datetime) -> JobsOverview:
-        s = self._settings
-        limits = ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled)
-        return await self._stats.overview(now, limits)
+    def _approval(self, task: Task) -> str | None:
+        pipeline: Pipeline = self._settings.pipeline
+        if task.stage not in pipeline.active or not pipeline.spec(task.stage).needs_approval:
+            return None
+        approvers = sorted(self._settings.approvers)
+        if not approvers:
+            return "needs approval, but no approvers are set (ORCH_APPROVERS)"
+        return "needs approval (approvers: " + ", ".join(map(str, approvers)) + ")"
 
-    def _backoff_text(self, queued: QueuedJob) -> str:
-        most = self._settings.transient_max_attempts
-        at = queued.not_before.strftime("%H:%M")
-        return f"retry at {at} ({queued.transient_attempts + 1}/{most})"
+    def _place_text(self, place: LinePlace, now: datetime) -> str | None:
+        if place.running or place.waits_for_deps:
+            return None
+        if place.not_before > now:
+            most = self._settings.transient_max_attempts
+            at = place.not_before.strftime("%H:%M")
+            return f"retry at {at} ({place.transient_attempts + 1}/{most})"
+        return f"#{place.position} in line" if place.position else "in line"
+
+    async def _counts(self) -> JobCounts:
+        return await self._stats.counts(self._clock.now(), self._settings.task_deps_enabled)
 
 
 def _running_line(job: RunningJob, now: datetime) -> str:

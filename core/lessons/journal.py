@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
 from core.clock import Clock
 from core.config import Settings
 from core.pipeline.tasks import Task
+from core.ports import LessonStore
 from core.queue_view import QueueBlock
 
 log = logging.getLogger(__name__)
@@ -159,33 +160,6 @@ class LessonsSnapshot:
     @property
     def open_total(self) -> int:
         return sum(self.open_by_type.values())
-
-
-class LessonStore(Protocol):
-    """Where lessons live. Adapters may raise; the journal contains it."""
-
-    async def insert(self, draft: LessonDraft, at: datetime, *,
-                     duplicate_since: datetime | None) -> int | None:
-        """Write a new lesson and return its id. When `duplicate_since` is given and an
-        auto lesson of the same type, work item and stage was written at or after it,
-        write nothing and return None (checked and written in one transaction)."""
-        ...
-
-    async def query(self, query: LessonFilter) -> Sequence[Lesson]:
-        """Lessons matching every given filter, newest (highest id) first, at most limit."""
-        ...
-
-    async def get(self, lesson_id: int) -> Lesson | None: ...
-
-    async def update(self, lesson_id: int, change: LessonUpdate, at: datetime, *,
-                     expected_version: int | None) -> bool:
-        """Apply the non-None fields, stamp updated_at and bump the version; False when
-        no such lesson, or it is no longer at `expected_version` (when given)."""
-        ...
-
-    async def counts(self) -> Sequence[tuple[str, str, int]]:
-        """(lesson_type, status, how many) for every pair present."""
-        ...
 
 
 def draft_problem(draft: LessonDraft) -> str | None:
@@ -366,7 +340,7 @@ def _auto(kind: LessonType, task: Task, stage: str, role: str | None, *,
 
 def _tidy(draft: LessonDraft) -> LessonDraft:
     """Clip long texts and normalise the work item key, so every store sees one form."""
-    clipped = {f.name: _clip(value, TEXT_LIMIT) for f in fields(draft)
+    clipped: dict[str, Any] = {f.name: _clip(value, TEXT_LIMIT) for f in fields(draft)
                if isinstance(value := getattr(draft, f.name), str)
                and f.name not in ("lesson_type", "source", "attribution", "work_item")}
     return replace(draft, **clipped, work_item=_key(draft.work_item))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from core.clock import parse_iso
@@ -89,7 +90,7 @@ def parse_update(body: Mapping[str, Any]) -> LessonUpdate | str:
     for parsed in (status, attribution):
         if isinstance(parsed, _Problem):
             return parsed.text
-    change = LessonUpdate(status=status, attribution=attribution, **texts)  # type: ignore[arg-type]
+    change = LessonUpdate(status=status, attribution=attribution, **texts)
     return "nothing to update" if change.is_empty else change
 
 
@@ -141,7 +142,7 @@ def _texts(body: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str | N
     return found
 
 
-def _choice(value: object, allowed: type[Any], name: str) -> Any:
+def _choice(value: object, allowed: type[StrEnum], name: str) -> Any:
     if value is None:
         return None
     if isinstance(value, str) and value.lower() in set(allowed):

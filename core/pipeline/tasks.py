@@ -49,7 +49,8 @@ class ChangeKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who or what caused a change: `telegram:123`, `plane`, `engine`, `system`."""
+    """Who or what caused a change: `telegram:123`, `engine`, `system`, or a tracker by
+    its name (`plane`: the sync makes `Actor(tracker.name)`)."""
 
     kind: str
     ident: str = ""
@@ -69,7 +70,6 @@ class Actor:
 
 SYSTEM = Actor("system")
 ENGINE = Actor("engine")
-TRACKER = Actor("plane")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,19 +5,9 @@ what the previous process just spent: the 429s come right after a restart."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
-
 from core.clock import Clock
-from core.ratebudget import BudgetSnapshot, RateBudget
-
-
-class BudgetStore(Protocol):
-    """Saved budgets by name (one per API key)."""
-
-    async def load(self, name: str) -> BudgetSnapshot | None: ...
-
-    async def save(self, name: str, snapshot: BudgetSnapshot, at: datetime) -> None: ...
+from core.ports import BudgetStore
+from core.ratebudget import RateBudget
 
 
 class BudgetKeeper:

@@ -66,7 +66,6 @@ class SyncConfig:
     cancelled_releases: bool = True  # a cancelled blocker releases its dependents
     rate_margin: float = 0.1
     max_retry_after_s: float = 120.0
-    tracker_name: str = "Plane"
     tick_budget_s: float = 120.0  # a walk past this finishes its page and yields
 
     def repo_for(self, identifier: str) -> str:
@@ -76,14 +75,15 @@ class SyncConfig:
     def follows(self, project_id: str, identifier: str) -> bool:
         return not self.projects or bool({project_id, identifier} & set(self.projects))
 
-    def check_key_prefix(self, prefix: str, projects: Iterable[TrackerProject]) -> None:
+    def check_key_prefix(self, prefix: str, projects: Iterable[TrackerProject],
+                         tracker: str = "plane") -> None:
         """`/new` keys and tracker keys never share a namespace: ConfigError (exit 2) when
         the task key prefix is a followed project's identifier."""
         for project in projects:
             if project.identifier.upper() == prefix.upper() and self.follows(
                     project.id, project.identifier):
                 raise ConfigError("ORCH_TASK_KEY_PREFIX", (
-                    f"a prefix other than {prefix}: {self.tracker_name} project "
+                    f"a prefix other than {prefix}: {tracker.capitalize()} project "
                     f"{project.identifier} is followed and its keys are "
                     f"{project.identifier}-N"))
 

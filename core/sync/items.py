@@ -14,9 +14,10 @@ from datetime import datetime
 from core.clock import Clock
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import TERMINAL
+from core.ports import DependencySink, SyncStore, Tracker
 from core.sync.config import SyncConfig
 from core.sync.moves import TaskMoves
-from core.sync.records import DependencySink, ItemRecord, SyncStore
+from core.sync.records import ItemRecord
 from core.sync.report import Tally
 from core.sync.rules import (
     Standing,
@@ -29,7 +30,7 @@ from core.sync.rules import (
 from core.sync.states_cache import ProjectStates
 from core.sync.vanish import Vanishing
 from core.sync.writeback import WriteBack
-from core.tracker import StateGroup, Tracker, TrackerProject, WorkItem
+from core.tracker import StateGroup, TrackerProject, WorkItem
 
 log = logging.getLogger("orch.reconciler")
 
@@ -123,7 +124,7 @@ class ItemSync:
             self.guard.seen_blocked(item.id)
         task = None
         if record is not None or lookup or now is Standing.APPROVED:  # else: no task
-            task = await self._pipeline.store.find(tracker_id=item.id)
+            task = await self._pipeline.find_by_tracker_item(item.id)
         action = judge(scope.states, item.state_id, record, task.stage if task else None)
         task = await self._moves.apply(action, scope.project, scope.states, item, task, tally)
         if task is None:

@@ -10,11 +10,9 @@ compares the state the task means with the state the tracker reports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from core.pipeline.stages import Stage
 
@@ -66,46 +64,3 @@ def retry_delay(attempts: int) -> timedelta | None:
     if attempts >= MAX_ATTEMPTS:
         return None
     return timedelta(seconds=min(MAX_DELAY_S, BASE_DELAY_S * 2 ** max(0, attempts - 1)))
-
-
-class WriteBackStore(Protocol):
-    """The write-back rows; every method is one small transaction."""
-
-    async def add(self, drafts: Sequence[WriteBackDraft], at: datetime) -> int:
-        """Insert pending rows (a move already queued is ignored); how many were new."""
-        ...
-
-    async def due(self, at: datetime, limit: int) -> list[WriteBackRow]:
-        """Pending rows whose not_before has come, oldest first."""
-        ...
-
-    async def start(self, row_id: int, at: datetime) -> bool:
-        """pending → running; False if another drain took it."""
-        ...
-
-    async def state_done(self, row_id: int, at: datetime) -> None:
-        """The state part is done: a retry only posts the comment."""
-        ...
-
-    async def finish(self, row_id: int, status: RowStatus, error: str | None,
-                     at: datetime) -> None:
-        """running → succeeded, failed or skipped."""
-        ...
-
-    async def retry(self, row_id: int, not_before: datetime, error: str, at: datetime) -> None:
-        """running → pending, one more attempt counted."""
-        ...
-
-    async def sweep(self, at: datetime) -> int:
-        """Rows left running by a dead process → failed, each with a fresh pending copy."""
-        ...
-
-    async def later_for_item(self, item_id: str, row_id: int) -> bool:
-        """True if a newer open row exists for the same item (it sets the state that counts)."""
-        ...
-
-    async def open_for_task(self, task_id: int) -> bool:
-        """True if the task has a pending or running row."""
-        ...
-
-    async def open_count(self) -> int: ...

@@ -28,20 +28,27 @@ from core.clock import Clock
 from core.errors import TrackerError, TrackerRateLimited, TrackerRejected
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Actor
+from core.ports import (
+    DependencySink,
+    PauseStore,
+    SyncStore,
+    Tracker,
+    TrackerMeter,
+    WriteBackStore,
+)
 from core.queue_view import QueueBlock
 from core.ratebudget import RateBudget
 from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
 from core.sync.health import SyncHealth, health_lines, missing_note
 from core.sync.items import ItemSync, Scope
-from core.sync.outbox import WriteBackStore
-from core.sync.records import DependencySink, ItemRecord, SyncPosition, SyncStore, TrackerMeter
+from core.sync.records import ItemRecord, SyncPosition
 from core.sync.report import ReconcilerStats, Tally, TickReport, reconcile_block
 from core.sync.states_cache import StatesCache
-from core.sync.vanish import Pause, PauseStore, Vanishing
+from core.sync.vanish import Pause, Vanishing
 from core.sync.walk import Walk
 from core.sync.writeback import WriteBack
-from core.tracker import Tracker, TrackerProject, WorkItem
+from core.tracker import TrackerProject, WorkItem
 
 log = logging.getLogger("orch.reconciler")
 
@@ -88,8 +95,9 @@ class Reconciler:
         self._timer = timer
         self._refresh_card = refresh_card
         self._alert = alert
-        self.writeback = WriteBack(tracker, states, store, outbox, clock,
+        self.writeback = WriteBack(tracker, states, store, outbox, clock, source=tracker.name,
                                    stage_states=config.stage_states, wake=self._poke)
+        self._name = tracker.name.capitalize()  # for lines people read
         self.vanishing = Vanishing(store, pauses, clock, config.vanish,
                                    on_marked=self._marked, on_paused=self._paused)
         self.items = ItemSync(tracker, pipeline, store, clock, config, self.writeback,
@@ -174,7 +182,7 @@ class Reconciler:
         budget = (self._budget.remaining, self._budget.limit) if self._budget else None
         block = reconcile_block(self.stats, budget, self.writeback.pending)
         notes = health_lines(self.health, self._clock.now(), await self._pauses.open_pauses(),
-                             await self._store.missing(), self._config.tracker_name)
+                             await self._store.missing(), self._name)
         return QueueBlock(block.title, (*block.lines, *notes),
                           {**block.data, "notes": notes})
 
@@ -183,7 +191,7 @@ class Reconciler:
         item_id = getattr(task, "tracker_id", None)
         if not item_id:
             return None
-        return missing_note(await self._store.record(item_id), self._config.tracker_name)
+        return missing_note(await self._store.record(item_id), self._name)
 
     @property
     def config(self) -> SyncConfig:
@@ -290,7 +298,8 @@ class Reconciler:
             self._projects_at = now
             known = {name for p in listed for name in (p.id, p.identifier)}
             for missing in sorted(set(self._config.projects) - known):
-                log.warning("project %s is not visible to orch's key", missing)
+                log.warning("project %s is not visible to orch's %s key", missing,
+                            self._tracker.name)
         return self._projects
 
     async def _sync_project(self, project: TrackerProject, tally: Tally, force: bool) -> None:
@@ -414,7 +423,7 @@ class Reconciler:
         await self._targeted_item(item, tally)
 
     async def _marked(self, item_id: str) -> None:
-        task = await self._pipeline.store.find(tracker_id=item_id)
+        task = await self._pipeline.find_by_tracker_item(item_id)
         if task is not None:
             self._refresh_card(task.id)
 

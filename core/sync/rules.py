@@ -37,7 +37,7 @@ class Standing(StrEnum):
         return self in (Standing.DONE, Standing.CANCELLED)
 
 
-class Action(StrEnum):
+class SyncAction(StrEnum):
     """The one thing a reconcile does with an item."""
 
     NOTHING = "nothing"
@@ -75,7 +75,7 @@ def decide(
     changed: bool,
     echo: bool,
     task_stage: Stage | None,
-) -> Action:
+) -> SyncAction:
     """The action for one item.
 
     `before` is the standing of the state the last reconcile saw (None: never seen);
@@ -84,26 +84,26 @@ def decide(
     """
     if task_stage is None:
         if now.terminal:
-            return Action.SKIP_TERMINAL
-        return Action.CREATE if now is Standing.APPROVED else Action.NOTHING
+            return SyncAction.SKIP_TERMINAL
+        return SyncAction.CREATE if now is Standing.APPROVED else SyncAction.NOTHING
     if task_stage in TERMINAL:
-        return Action.NOTHING  # finished tasks never move again
+        return SyncAction.NOTHING  # finished tasks never move again
     # A finished item finishes its task whenever it is seen: that also heals drift.
     if now is Standing.DONE:
-        return Action.CLOSE
+        return SyncAction.CLOSE
     if now is Standing.CANCELLED:
-        return Action.CANCEL
+        return SyncAction.CANCEL
     if not changed or echo:
-        return Action.NOTHING
+        return SyncAction.NOTHING
     if now is Standing.BLOCKED:
-        return Action.BLOCK if task_stage != BLOCKED else Action.NOTHING
+        return SyncAction.BLOCK if task_stage != BLOCKED else SyncAction.NOTHING
     if before is Standing.BLOCKED and task_stage == BLOCKED:
-        return Action.UNBLOCK
-    return Action.NOTHING
+        return SyncAction.UNBLOCK
+    return SyncAction.NOTHING
 
 
 def judge(states: ProjectStates, state_id: str, record: ItemRecord | None,
-          task_stage: Stage | None) -> Action:
+          task_stage: Stage | None) -> SyncAction:
     """`decide` for an item now in `state_id`, against what its record remembers."""
     changed = record is None or record.seen_state_id != state_id
     before = None
@@ -124,7 +124,7 @@ def remembered(record: ItemRecord | None, item_id: str, project_id: str, key: st
     return ItemRecord(item_id, project_id, key, state_id, updated_at, written, synced_version)
 
 
-def synced_after(record: ItemRecord | None, state_id: str, action: Action,
+def synced_after(record: ItemRecord | None, state_id: str, action: SyncAction,
                  task_version: int) -> int | None:
     """Which task version the item's state reflects after a reconcile.
 
@@ -132,7 +132,7 @@ def synced_after(record: ItemRecord | None, state_id: str, action: Action,
     is still owed; orch's write coming back keeps what the write-back recorded; any other
     change of state is a person's word, the latest there is."""
     if record is None:
-        return 1 if action is Action.CREATE else task_version
+        return 1 if action is SyncAction.CREATE else task_version
     if record.seen_state_id == state_id or state_id == record.written_state_id:
         return record.synced_version
     return task_version

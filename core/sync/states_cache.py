@@ -19,24 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Protocol
 
 from core.clock import Clock
 from core.errors import TrackerError
+from core.ports import StatesSource
 from core.tracker import StateGroup, TrackerState
 
 log = logging.getLogger("orch.states")
 
 DEFAULT_TTL_S = 300.0
 RETRY_AFTER_FAILURE_S = 30.0  # a failed refresh is not retried on every call
-
-
-class StatesSource(Protocol):
-    """Where states come from (the Tracker satisfies it)."""
-
-    async def states(self, project_id: str) -> list[TrackerState]:
-        """Every state of a project."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

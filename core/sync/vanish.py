@@ -20,10 +20,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from core.clock import Clock
-from core.sync.records import ItemRecord, SyncStore
+from core.sync.records import ItemRecord
+
+if TYPE_CHECKING:
+    from core.ports import PauseStore, SyncStore
 
 log = logging.getLogger("orch.reconciler")
 
@@ -39,23 +42,6 @@ class Pause:
     followed: int
     created_at: datetime
     confirmed_at: datetime | None = None
-
-
-class PauseStore(Protocol):
-    """Paused projects; every method is one small transaction."""
-
-    async def open_pauses(self) -> list[Pause]:
-        """Pauses not yet confirmed."""
-        ...
-
-    async def pause(self, project_id: str, identifier: str, missing: int, followed: int,
-                    at: datetime) -> Pause | None:
-        """Pause a project; None if it is paused already."""
-        ...
-
-    async def confirm(self, pause_id: int, by: str, at: datetime) -> Pause | None:
-        """Lift an open pause; None if there is none with that id."""
-        ...
 
 
 @dataclass(frozen=True)

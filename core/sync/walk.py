@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from core.errors import TrackerError
-from core.tracker import ItemPage, TrackerReader, WorkItem
+from core.ports import TrackerReader
+from core.tracker import ItemPage, WorkItem
 
 
 class ListingBroken(TrackerError):

@@ -24,17 +24,12 @@ from dataclasses import dataclass
 from core.clock import Clock
 from core.errors import TrackerRejected
 from core.pipeline.stages import Stage
-from core.pipeline.tasks import TRACKER, ChangeKind, Task, TaskEvent
-from core.sync.outbox import (
-    RowStatus,
-    WriteBackDraft,
-    WriteBackRow,
-    WriteBackStore,
-    retry_delay,
-)
-from core.sync.records import ItemRecord, SyncStore
+from core.pipeline.tasks import Actor, ChangeKind, Task, TaskEvent
+from core.ports import SyncStore, Tracker, WriteBackStore
+from core.sync.outbox import RowStatus, WriteBackDraft, WriteBackRow, retry_delay
+from core.sync.records import ItemRecord
 from core.sync.states_cache import StatesCache
-from core.tracker import Tracker, WorkItem
+from core.tracker import WorkItem
 
 log = logging.getLogger("orch.writeback")
 
@@ -65,10 +60,13 @@ class WriteBack:
         outbox: WriteBackStore,
         clock: Clock,
         *,
+        source: str,
         stage_states: Mapping[Stage, str],
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._tracker = tracker
+        self._source = source
+        self._tracker_actor = str(Actor(source))
         self._states = states
         self._store = store
         self._outbox = outbox
@@ -87,9 +85,9 @@ class WriteBack:
 
     def publish(self, event: TaskEvent, task: Task) -> None:
         """Take note of a move of a tracked task; never raises, never waits."""
-        if not task.tracker_id or not event.stage_changed:
+        if task.source != self._source or not task.tracker_id or not event.stage_changed:
             return
-        if event.actor == str(TRACKER) and event.kind is not ChangeKind.APPROVED:
+        if event.actor == self._tracker_actor and event.kind is not ChangeKind.APPROVED:
             return  # the tracker's own move (or the creation): the state a person chose stands
         self._noted.append(WriteBackDraft(task.id, task.key, task.tracker_id, event.to_stage,
                                           event.version, str(event.kind), event.actor,
@@ -177,7 +175,7 @@ class WriteBack:
             await self._outbox.state_done(row.id, self._clock.now())
         # a start is told by its state alone, unless a try of it may have been cut short
         # (the comment's external id makes a second post a no-op)
-        if wrote or row.state_done or row.attempts or draft.actor != str(TRACKER):
+        if wrote or row.state_done or row.attempts or draft.actor != self._tracker_actor:
             await self._tracker.comment(record.project_id, draft.item_id, _comment(draft),
                                         row.external_id)
             self.stats.comments += 1

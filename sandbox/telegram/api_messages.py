@@ -39,6 +39,7 @@ async def send_message(ctx: MethodContext, params: Params) -> dict[str, Any]:
         disable_notification=params.flag("disable_notification"),
     )
     chat.messages[message.message_id] = message
+    chat.remember("message", message, ctx.now())
     ctx.count_message(chat.id, edit=False)
     return message_to_api(chat, message)
 
@@ -94,6 +95,7 @@ async def edit_message_reply_markup(ctx: MethodContext, params: Params) -> dict[
 def _finish_edit(ctx: MethodContext, chat: Chat, message: StoredMessage) -> dict[str, Any]:
     message.edit_count += 1
     message.edit_date = ctx.now()
+    chat.remember("edit", message, ctx.now())
     ctx.count_message(chat.id, edit=True)
     return message_to_api(chat, message)
 

@@ -23,7 +23,7 @@ from .control import control_routes
 from .flood import FloodControl, FloodLimits
 from .messages import message_to_api, message_view
 from .server import serve
-from .state import BotState, ChatStats, WallClock
+from .state import BotState, ChatStats, HistoryEntry, WallClock
 from .user_actions import ControlError, User
 
 DEFAULT_TOKEN = "123456789:AAEmulatedTokenForTheOrchSandbox0000"
@@ -184,6 +184,13 @@ class TelegramEmulator:
         if chat is None:
             raise ControlError(f"chat {chat_id} not found", 404)
         return [message_view(m) for m in chat.messages.values()]
+
+    def chat_history(self, chat_id: int, token: str | None = None) -> list[HistoryEntry]:
+        """Everything that happened in the chat (posts, edits, presses) in order."""
+        chat = self.bot(token).chats.get(chat_id)
+        if chat is None:
+            raise ControlError(f"chat {chat_id} not found", 404)
+        return list(chat.history)
 
     def chat_view(self, chat_id: int, token: str | None = None) -> dict[str, Any]:
         """Chat, messages and the state version to pass as `since` when waiting for more."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -83,6 +83,18 @@ class StoredMessage:
         return self.plain_text, self.entities, self.reply_markup
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened in a chat, in the order it happened: a message posted
+    ("message"), edited ("edit", with the text as of that edit) or a button pressed
+    ("press", whose record gets the bot's answer later)."""
+
+    kind: str
+    at: datetime
+    message: StoredMessage
+    callback: CallbackRecord | None = None
+
+
 @dataclass
 class Chat:
     """A chat the bot can see; message ids count up per chat, as in Telegram."""
@@ -94,6 +106,12 @@ class Chat:
     first_name: str | None = None
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     last_message_id: int = 0
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    def remember(self, kind: str, message: StoredMessage, at: datetime,
+                 callback: CallbackRecord | None = None) -> None:
+        """Append to the history a snapshot of `message` as it is now."""
+        self.history.append(HistoryEntry(kind, at, replace(message), callback))
 
     def next_message_id(self) -> int:
         self.last_message_id += 1

@@ -96,6 +96,7 @@ def user_message(
         message_thread_id=message_thread_id,
     )
     chat.messages[message.message_id] = message
+    chat.remember("message", message, clock.now())
     api_message = message_to_api(chat, message)
     return api_message, bot.push_update("message", api_message)
 
@@ -132,9 +133,9 @@ def press_button(
     if not force and callback_data not in datas:
         raise ControlError(f"message {message_id} has no button with that callback_data")
     query_id = str(next(_query_ids))
-    bot.callbacks[query_id] = CallbackRecord(
-        query_id, chat_id, message_id, callback_data, user.id, clock.now()
-    )
+    record = CallbackRecord(query_id, chat_id, message_id, callback_data, user.id, clock.now())
+    bot.callbacks[query_id] = record
+    chat.remember("press", message, clock.now(), record)
     query = {
         "id": query_id,
         "from": user.to_api(),

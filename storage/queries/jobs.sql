@@ -97,6 +97,19 @@ WHERE status IN ('pending', 'running')
   AND (started_at < :cutoff OR owner IN (SELECT value FROM json_each(:dead)))
 RETURNING id, job_id, task_id
 
+-- name: abandoned_processes
+-- The runs sweep_runs would fail, with their agents' process groups, to kill first.
+SELECT id, owner, process_group, process_started FROM runs
+WHERE status IN ('pending', 'running')
+  AND process_group IS NOT NULL
+  AND owner != :owner
+  AND (started_at < :cutoff OR owner IN (SELECT value FROM json_each(:dead)))
+ORDER BY id
+
+-- name: record_process
+UPDATE runs SET process_group = :group, process_started = :started
+WHERE id = :id AND status IN ('pending', 'running')
+
 -- name: requeue_swept_job
 -- Guarded by status: a job goes back to the queue once, however often it is swept.
 UPDATE jobs SET status = 'queued', not_before = :at, owner = NULL, last_error = :reason,
@@ -122,3 +135,44 @@ JOIN tasks t ON t.id = j.task_id
 JOIN runs r ON r.job_id = j.id AND r.status IN ('pending', 'running')
 WHERE j.status = 'running'
 ORDER BY r.started_at, j.id
+
+-- name: job_counts
+-- Every open job in its task's stage, counted in one pass; the dependency test reads the
+-- few unmet edges once rather than probing per job.
+WITH unmet AS (
+    SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+    WHERE :deps_enabled AND a.stage != 'done'
+)
+SELECT coalesce(sum(j.status = 'running'), 0) AS running,
+       coalesce(sum(j.status = 'queued'), 0) AS queued,
+       coalesce(sum(j.status = 'queued' AND u.task_id IS NOT NULL), 0) AS waiting_deps,
+       coalesce(sum(j.status = 'queued' AND u.task_id IS NULL AND j.not_before > :at), 0)
+           AS backoff,
+       min(CASE WHEN j.status = 'queued' AND j.not_before > :at THEN j.not_before END)
+           AS next_due
+FROM jobs j
+JOIN tasks t ON t.id = j.task_id
+LEFT JOIN unmet u ON u.task_id = j.task_id
+WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j.stage)
+
+-- name: line_head
+-- The first `limit` jobs the claim would take, in its order (the claim order index gives
+-- them sorted, so the scan stops early): /queue's "#3 in line".
+SELECT j.task_id
+FROM jobs j JOIN tasks t ON t.id = j.task_id
+WHERE j.status = 'queued' AND j.not_before <= :at AND t.stage = j.stage
+  AND NOT (:deps_enabled AND EXISTS (
+      SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+      WHERE d.task_id = j.task_id AND a.stage != 'done'))
+ORDER BY j.not_before, j.id
+LIMIT :limit
+
+-- name: open_jobs_of_tasks
+-- The open job of each given task (a JSON array of ids) that is in its task's stage.
+SELECT j.task_id, j.status, j.not_before, j.transient_attempts,
+       :deps_enabled AND EXISTS (
+           SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+           WHERE d.task_id = j.task_id AND a.stage != 'done') AS waits_for_deps
+FROM jobs j JOIN tasks t ON t.id = j.task_id
+WHERE j.task_id IN (SELECT value FROM json_each(:ids))
+  AND j.status IN ('queued', 'running') AND t.stage = j.stage

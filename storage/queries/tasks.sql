@@ -56,3 +56,18 @@ WHERE e.id > :after ORDER BY e.id LIMIT :limit
 
 -- name: last_event_id
 SELECT coalesce(max(id), 0) FROM task_events
+
+-- name: open_stage_counts
+SELECT stage, count(*) AS n FROM tasks WHERE stage NOT IN ('done', 'cancelled')
+GROUP BY stage
+
+-- name: oldest_open_per_stage
+-- The `per_stage` longest-waiting open tasks of every stage: ranked on the stage index
+-- alone, then only those rows are read.
+SELECT t.* FROM (
+    SELECT id, row_number() OVER (PARTITION BY stage ORDER BY stage_entered_at, id) AS place
+    FROM tasks WHERE stage NOT IN ('done', 'cancelled')
+) ranked
+JOIN tasks t ON t.id = ranked.id
+WHERE ranked.place <= :per_stage
+ORDER BY t.stage_entered_at, t.id

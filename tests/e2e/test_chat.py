@@ -92,4 +92,6 @@ async def test_commands_are_registered(team: Team) -> None:
     commands = team.emu.commands()
     names = {c["command"] for c in next(iter(commands.values()))} if commands else set()
     assert {"queue", "task", "new", "help", "start"} <= names
-    assert GROUP  # the group exists for every test
+    reply = await team.say("/help", chat=GROUP)  # and /help in the group lists them all
+    assert {line.split(" ")[0] for line in reply["plain_text"].splitlines()[1:]} == {
+        f"/{name}" for name in names}

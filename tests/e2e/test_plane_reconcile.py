@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from app.plane_sync import JOB_NAME, PlaneSync, build_plane_sync, schedule_reconcile
+from app.tracker_sync import JOB_NAME, TrackerSync, build_tracker_sync, schedule_reconcile
+from core.errors import UnknownTask
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import PlaneStep, plane_morning, play, seed_team_project
 from sandbox.team import Team
@@ -22,7 +23,7 @@ INTERVAL_S = 120.0
 class Stage:
     team: Team
     plane: PlaneEmulator
-    sync: PlaneSync
+    sync: TrackerSync
 
     async def reconcile(self, ticks: int = 1) -> None:
         """Scheduled ticks, then the chat catches up."""
@@ -47,8 +48,8 @@ async def stage(team: Team) -> AsyncIterator[Stage]:
         orch = team.orch
         settings = replace(orch.settings, plane_api_url=url, plane_api_token=PLANE_KEY,
                            plane_workspace_slug="acme")
-        sync = build_plane_sync(settings, team.clock, orch.db, orch.pipeline, orch.hub,
-                                orch.queue)
+        sync = build_tracker_sync(settings, team.clock, orch.db, orch.pipeline, orch.hub,
+                                  orch.queue)
         try:
             yield Stage(team, plane, sync)
         finally:
@@ -97,7 +98,8 @@ async def test_the_demo_morning_in_plane_reaches_the_group(stage: Stage) -> None
     pipeline = stage.team.orch.pipeline
     assert (await pipeline.find("ORCH-1")).stage == "done"
     assert (await pipeline.find("ORCH-2")).stage == "development"
-    assert await pipeline.store.find(key="ORCH-3") is None  # cancelled before it was a task
+    with pytest.raises(UnknownTask):  # cancelled before it was a task
+        await pipeline.find("ORCH-3")
     assert [p.split(":")[0] for p in stage.pushes()] == [
         "⛔ ORCH-2 blocked", "✅ ORCH-2 unblocked (moved to In Progress in Plane)",
         "🏁 ORCH-1 done"]

@@ -228,29 +228,33 @@ async def test_a_result_left_by_an_earlier_run_is_not_read(
     assert result.structured == {}
 
 
-async def test_environment_carries_the_contract_but_not_orch_secrets(
-    tmp_path: Path,
-    request_: AgentRequest,
-    runner: SubprocessAgentRunner,
-    monkeypatch: pytest.MonkeyPatch,
+async def test_environment_is_an_allow_list_plus_the_contract(
+    tmp_path: Path, request_: AgentRequest
 ) -> None:
-    monkeypatch.setenv("ORCH_TELEGRAM_TOKEN", "123:very-secret")
-    monkeypatch.setenv("PATH_LIKE_SETTING", "kept")
+    ours = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
+            "ORCH_TELEGRAM_TOKEN": "123:very-secret", "AWS_SECRET_ACCESS_KEY": "hidden",
+            "NAMED_KNOB": "kept", "AGENT_ONLY_KNOB": "kept too"}
+    runner = SubprocessAgentRunner(clock=ManualClock(), base_env=ours,
+                                   env_names=("NAMED_KNOB", "ORCH_TELEGRAM_TOKEN"))
     script = _script(
         tmp_path,
         """
         import json, os
-        seen = {k: v for k, v in os.environ.items()
-                if k.startswith("ORCH_") or k in ("EXTRA_KNOB", "PATH_LIKE_SETTING")}
+        seen = {k: v for k, v in os.environ.items() if k not in ("PATH", "LC_CTYPE")}
         seen["cwd"] = os.getcwd()
         open(os.environ["ORCH_RESULT_FILE"], "w").write(json.dumps(seen))
     """,
     )
+    command = replace(_command(script), env=("AGENT_ONLY_KNOB",))
 
-    result = await runner.run(request_, _command(script))
+    result = await runner.run(request_, command)
 
     logs = tmp_path / "logs"
     assert dict(result.structured) == {
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "NAMED_KNOB": "kept",
+        "AGENT_ONLY_KNOB": "kept too",
         "ORCH_TASK_KEY": "ORCH-7",
         "ORCH_TASK_TITLE": "Fix the widget",
         "ORCH_TASK_DESCRIPTION": "It wobbles.",
@@ -264,7 +268,6 @@ async def test_environment_carries_the_contract_but_not_orch_secrets(
         "ORCH_RESULT_FILE": str(logs / "run-11.result.json"),
         "ORCH_WORKTREE": str(request_.worktree),
         "EXTRA_KNOB": "on",
-        "PATH_LIKE_SETTING": "kept",
         "cwd": str(request_.worktree.resolve()),
     }
     assert "very-secret" not in request_.log_path.read_text()

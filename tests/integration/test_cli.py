@@ -45,7 +45,8 @@ async def test_doctor_masks_secrets_and_checks_token_and_database(
     out = capsys.readouterr().out
     assert status == 0 and bad == 1
     assert DEFAULT_TOKEN not in out and "wrong-token-xyz" not in out
-    assert "database: ok" in out and "telegram: ok" in out and "token was refused" in out
+    assert "database: ok" in out and "telegram: ok" in out
+    assert "orch: setting ORCH_TELEGRAM_TOKEN is refused by Telegram" in out
 
 
 async def test_doctor_names_a_configured_plane_state_that_is_missing(

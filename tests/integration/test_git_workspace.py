@@ -117,7 +117,17 @@ async def test_removed_worktree_is_gone_and_pruned_but_the_branch_stays(
 
 
 async def test_removing_an_absent_worktree_is_a_no_op(workspace: GitWorkspace, clone: Path) -> None:
+    other = await workspace.worktree_for(REPO, "orch/ORCH-5")
+    (other / "work.txt").write_text("in progress\n", encoding="utf-8")
+    listed = await run_git(["worktree", "list", "--porcelain"], cwd=clone)
+    branches = await run_git(["branch", "--list"], cwd=clone)
+
     await workspace.remove_worktree(REPO, "orch/never-made")
+
+    assert await run_git(["worktree", "list", "--porcelain"], cwd=clone) == listed
+    assert await run_git(["branch", "--list"], cwd=clone) == branches
+    assert (other / "work.txt").read_text(encoding="utf-8") == "in progress\n"
+    assert not workspace.worktree_path(REPO, "orch/never-made").exists()
 
 
 async def test_two_branches_sanitised_alike_never_share_a_worktree(

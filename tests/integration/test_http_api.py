@@ -19,7 +19,7 @@ from core.pipeline.tasks import Actor
 from core.queue_view import QueueService
 from storage.database import Database
 from storage.lessons import SqliteLessonStore
-from tests.lesson_fakes import UntouchableLessonStore
+from tests.fakes import UntouchableLessonStore
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -207,7 +207,7 @@ async def test_the_queue_is_served_as_json_with_the_lessons_block(
 
     assert answer.status_code == 200
     body = answer.json()
-    assert body["stages"] == [{"stage": "queued", "tasks": [
+    assert body["stages"] == [{"stage": "queued", "count": 1, "tasks": [
         {"key": created.key, "title": "Add retry", "stage": "queued", "age_s": 0,
          "why": None}]}]
     lessons = next(b for b in body["blocks"] if b["title"] == "Lessons")

@@ -72,7 +72,7 @@ async def start_orch(path: Path, settings: Settings, clock: ManualClock, tmp: Pa
     tasks, jobs = SqliteTaskStore(db), SqliteJobStore(db)
     hub, notifier = NotifierHub(), RecordingNotifier()
     pipeline = PipelineService(tasks, DEFAULT_PIPELINE, clock, hub)
-    deps = DependencyService(SqliteDependencyStore(db), pipeline, hub, clock)
+    deps = DependencyService(SqliteDependencyStore(db), pipeline, clock)
     engine = StageEngine(pipeline, jobs, settings, clock)
     hub.subscribe(notifier)
     hub.subscribe(engine)

@@ -14,14 +14,14 @@ from core.lessons.journal import (
     LessonDraft,
     LessonFilter,
     LessonStatus,
-    LessonStore,
     LessonUpdate,
     Source,
 )
+from core.ports import LessonStore
 from storage.database import Database, IntegrityViolation, _run_script, load_migrations
 from storage.lessons import SqliteLessonStore
 from storage.queries import queries
-from tests.lesson_fakes import InMemoryLessonStore
+from tests.fakes import InMemoryLessonStore
 
 AUTO = LessonDraft("gate_failure", Source.AUTO, work_item="ORCH-1", stage="review", repo="api")
 

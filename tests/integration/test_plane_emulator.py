@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import TrackerRejected, TrackerUnavailable
 from core.integrations.plane.client import PlaneClient
-from core.integrations.plane.http import RetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy
 from core.integrations.plane.webhooks import parse_delivery
 from core.ratebudget import RateBudget
 from core.tracker import iter_items
@@ -32,7 +32,7 @@ class Served:
     deliveries: list[SentDelivery]
     delivered: asyncio.Event
 
-    def client(self, budget: int = 1000, policy: RetryPolicy | None = None) -> PlaneClient:
+    def client(self, budget: int = 1000, policy: HttpRetryPolicy | None = None) -> PlaneClient:
         return PlaneClient(
             self.url,
             KEY,
@@ -168,7 +168,7 @@ async def test_a_tick_never_exceeds_the_budget(served: Served) -> None:
 
 
 async def test_refusals_come_back_as_tracker_errors(served: Served) -> None:
-    async with served.client(policy=RetryPolicy(max_attempts=2)) as client:
+    async with served.client(policy=HttpRetryPolicy(max_attempts=2)) as client:
         with pytest.raises(TrackerRejected) as unknown:
             await client.item(served.project_id, "ORCH-99")
         assert unknown.value.status == 404

@@ -11,17 +11,35 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.routing import Route
 
-from app.webhook_routes import plane_webhook_route
+from app.webhook_routes import tracker_webhook_route
+from core.clock import ManualClock
 from core.config import DEFAULT_STATE_NAMES
-from core.integrations.plane.webhooks import DeliveryDedup, sign
+from core.integrations.plane.webhooks import PlaneWebhooks, sign
+from core.ports import ReconcileHints
 from sandbox.plane import SentDelivery
+from storage.database import Database
+from storage.instance import SqliteDeliveryLog
 from tests.plane_rig import Rig, plane_rig
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures/plane/webhooks"
 SECRET = "plane_wh_3820d598d2f44f8fa5ec64bb25a5dacd"  # the recordings' secret
 ITEM = "ee8349bc-df7e-4ce2-a639-7f4e0c43779a"
 PROJECT = "194938ae-af55-47b7-b5d1-aff050418197"
+
+
+def plane_route(hints: ReconcileHints, secret: str, deliveries: SqliteDeliveryLog) -> Route:
+    return tracker_webhook_route(hints, PlaneWebhooks(secret), deliveries, ManualClock(),
+                                 tracker="plane")
+
+
+@pytest.fixture
+async def deliveries(tmp_path: Path) -> AsyncIterator[SqliteDeliveryLog]:
+    """Deliveries remembered as orch remembers them: in SQLite."""
+    db = await Database.open(tmp_path / "deliveries.db")
+    yield SqliteDeliveryLog(db)
+    await db.close()
 
 
 class Hints:
@@ -55,8 +73,9 @@ def hints() -> Hints:
 
 
 @pytest.fixture
-async def http(hints: Hints) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[plane_webhook_route(hints, SECRET, DeliveryDedup())])
+async def http(hints: Hints, deliveries: SqliteDeliveryLog
+               ) -> AsyncIterator[httpx.AsyncClient]:
+    app = Starlette(routes=[plane_route(hints, SECRET, deliveries)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://orch.test") as client:
         yield client
@@ -121,8 +140,9 @@ async def test_a_signed_but_malformed_delivery_is_400(http: httpx.AsyncClient,
     assert response.status_code == 400 and hints.got == []
 
 
-async def test_no_secret_means_every_delivery_is_refused(hints: Hints) -> None:
-    app = Starlette(routes=[plane_webhook_route(hints, "", DeliveryDedup())])
+async def test_no_secret_means_every_delivery_is_refused(
+        hints: Hints, deliveries: SqliteDeliveryLog) -> None:
+    app = Starlette(routes=[plane_route(hints, "", deliveries)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         headers, body = recorded("1795248452.299588")
@@ -130,7 +150,8 @@ async def test_no_secret_means_every_delivery_is_refused(hints: Hints) -> None:
     assert hints.got == []
 
 
-async def test_et002_through_the_webhook_route_stays_silent(rig: Rig) -> None:
+async def test_et002_through_the_webhook_route_stays_silent(
+        rig: Rig, deliveries: SqliteDeliveryLog) -> None:
     """A Done item aliased as approved, touched again and again: every delivery is
     verified and reconciled, and nothing is ever said."""
     reconciler = rig.reconciler(names={**DEFAULT_STATE_NAMES, "approved": "Done"})
@@ -148,7 +169,7 @@ async def test_et002_through_the_webhook_route_stays_silent(rig: Rig) -> None:
         rig.emulator.change_item(item, {"priority": ["low", "high"][n % 2]}, {"id": "x"})
     await rig.emulator.deliver_webhooks()
 
-    app = Starlette(routes=[plane_webhook_route(reconciler, SECRET, DeliveryDedup())])
+    app = Starlette(routes=[plane_route(reconciler, SECRET, deliveries)])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://orch.test") as client:
         answers: list[Any] = []

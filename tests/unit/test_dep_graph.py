@@ -27,7 +27,7 @@ def is_cycle(graph: dict[int, list[int]], cycle: list[int]) -> bool:
     return cycle[0] == cycle[-1] and all(b in graph.get(a, []) for a, b in steps)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.integers(2, 3000), st.integers(0, 10_000), st.integers(0, 10**6))
 def test_random_dags_never_report_a_cycle(nodes: int, edges: int, seed: int) -> None:
     graph = random_dag(nodes, min(edges, nodes * (nodes - 1) // 2), seed)
@@ -45,7 +45,7 @@ def random_walk(graph: dict[int, list[int]], start: int, steps: int, rng: random
     return node
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.integers(2, 3000), st.integers(1, 10_000), st.integers(0, 10**6),
        st.integers(1, 500))
 def test_a_back_edge_always_closes_a_cycle(nodes: int, edges: int, seed: int, steps: int

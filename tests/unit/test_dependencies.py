@@ -128,7 +128,7 @@ async def test_a_cycle_blocks_every_task_on_it_and_alerts_once(
     assert [cycle.spelled for cycle in alerts] == [spelled]
 
     await world.deps.declare(c.key, a.key)  # seen again, e.g. the next reconcile
-    await world.deps.ingest_relations(await world.task(c.id), [a.key])
+    await world.deps.ingest_relations(await world.task(c.id), [a.key], source="plane")
     assert len(alerts) == 1 and world.deps.cycles_alerted_total == 1
 
 
@@ -149,8 +149,8 @@ async def test_plane_relations_replace_plane_edges_and_keep_local_ones(world: Wo
     a, b, c, d = [await world.approved(n) for n in "ABCD"]
     await world.deps.declare(d.key, a.key)  # local
 
-    first = await world.deps.ingest_relations(d, [b.key, "ORCH-404", d.key])
-    second = await world.deps.ingest_relations(d, [c.key, a.key])
+    first = await world.deps.ingest_relations(d, [b.key, "ORCH-404", d.key], source="plane")
+    second = await world.deps.ingest_relations(d, [c.key, a.key], source="plane")
 
     assert (first.added, first.unknown) == ((b.key,), ("ORCH-404",))
     assert (second.added, second.removed) == ((c.key,), (b.key,))
@@ -165,7 +165,7 @@ async def test_the_kill_switch_makes_it_all_inert(tmp_path: Path) -> None:
 
     with pytest.raises(DomainError, match="switched off"):
         await world.deps.declare(b.key, a.key)
-    assert await world.deps.ingest_relations(b, [a.key]) == Ingested()
+    assert await world.deps.ingest_relations(b, [a.key], source="plane") == Ingested()
     assert await world.deps.waits([b]) == {} and await world.deps.is_ready(b.id)
     await world.engine.drain()
     await world.loop.run_once()  # the claim ignores the table: B runs while A has not
@@ -178,7 +178,7 @@ async def test_removing_the_last_waiting_edge_frees_the_task(world: World) -> No
     a, b = await world.approved("A"), await world.approved("B")
     await world.deps.declare(b.key, a.key)
     changed: list[int] = []
-    service = DependencyService(world.dep_store, world.pipeline, world.hub, world.clock,
+    service = DependencyService(world.dep_store, world.pipeline, world.clock,
                                 on_waits_changed=changed.append)
 
     assert await service.remove(b.key, a.key)

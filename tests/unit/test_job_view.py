@@ -23,7 +23,7 @@ async def test_queue_explains_backoff_position_and_dependencies(tmp_path: Path) 
     await world.runner.started.wait()
     world.clock.advance(20)  # the backoff of A is 30-60 s
     view = JobQueueView(world.jobs, world.settings, world.clock)
-    queue = QueueService(world.pipeline, world.pipeline.pipeline, world.clock)
+    queue = QueueService(world.pipeline, world.pipeline.stages, world.clock)
     queue.add_explainer(view)
     queue.add_explainer(world.deps)
     queue.add_source(view)

@@ -24,7 +24,7 @@ from core.pipeline.stages import DEFAULT_PIPELINE, DEFAULT_STAGES, Pipeline
 from core.pipeline.tasks import Task
 from storage.database import Database, _run_script, load_migrations
 from storage.lessons import SqliteLessonStore
-from tests.lesson_fakes import FailingLessonStore, InMemoryLessonStore, UntouchableLessonStore
+from tests.fakes import FailingLessonStore, InMemoryLessonStore, UntouchableLessonStore
 
 COLUMNS = {
     "id", "created_at", "updated_at", "version", "lesson_type", "work_item", "task_id",

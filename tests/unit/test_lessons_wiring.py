@@ -10,7 +10,7 @@ from core.clock import ManualClock
 from core.jobs.agents import RunOutcome
 from core.lessons.journal import LessonFilter, LessonJournal, LessonStatus, LessonUpdate
 from core.pipeline.stages import BLOCKED
-from tests.lesson_fakes import FailingLessonStore, InMemoryLessonStore
+from tests.fakes import FailingLessonStore, InMemoryLessonStore
 from tests.pipeline_world import LEAD, World
 
 GOOD = {"reviewer": {"verdict": "APPROVE"}, "tester": {"tests_passed": True}}

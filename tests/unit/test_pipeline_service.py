@@ -152,6 +152,52 @@ async def test_approval_in_a_gated_stage_is_recorded_in_place(
     assert notifier.published[-1][0] == event
 
 
+# --- note: an event that keeps the stage ---------------------------------------------
+
+
+async def test_a_note_keeps_the_stage_and_is_heard(
+    service: PipelineService, notifier: RecordingNotifier
+) -> None:
+    task = await task_in(service, "development")
+
+    noted = await service.note(task.id, ChangeKind.DEPS_RELEASED, ENGINE, "ORCH-9 done",
+                               expected_version=task.version)
+
+    [*_, event] = await service.history(task.id)
+    assert (noted.stage, noted.version, noted.blocked_from) == ("development", task.version + 1,
+                                                                None)
+    assert (event.from_stage, event.to_stage, event.kind, event.reason) == (
+        "development", "development", ChangeKind.DEPS_RELEASED, "ORCH-9 done")
+    assert notifier.published[-1] == (event, noted)
+
+
+async def test_a_note_on_a_stale_version_changes_nothing(service: PipelineService) -> None:
+    task = await task_in(service, "development")
+
+    with pytest.raises(StaleVersion):
+        await service.note(task.id, ChangeKind.NOTE, ENGINE, "x", expected_version=1)
+    assert await event_count(service, task) == task.version
+
+
+@pytest.mark.parametrize("kind", [ChangeKind.DONE, ChangeKind.BLOCKED, ChangeKind.CANCELLED,
+                                  ChangeKind.ADVANCED, ChangeKind.CREATED])
+async def test_a_note_cannot_claim_a_move(service: PipelineService, kind: ChangeKind) -> None:
+    task = await task_in(service, "development")
+
+    with pytest.raises(IllegalTransition):
+        await service.note(task.id, kind, ENGINE, "pretend")
+    assert await service.get(task.id) == task
+
+
+async def test_lookup_and_tracker_item_reads(service: PipelineService) -> None:
+    task = await service.create("app", "From the tracker", SYSTEM, tracker_id="item-1")
+
+    assert await service.lookup(task.id) == task
+    assert await service.lookup(task.id + 1) is None
+    assert await service.find_by_tracker_item("item-1") == task
+    assert await service.find_by_tracker_item("item-2") is None
+
+
 async def test_leaving_deploy_is_done(service: PipelineService) -> None:
     task = await task_in(service, "deploy")
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.errors import TrackerError, TrackerRateLimited, TrackerRejected, TrackerUnavailable
-from core.integrations.plane.http import PlaneHttp, RetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp
 from core.integrations.plane.parse import parse_page
 from core.ratebudget import RateBudget
 from tests.plane_support import FIXTURES, KEY, JumpClock, Rigs, recorded
@@ -78,7 +78,8 @@ async def test_a_500_is_retried_with_backoff_then_unavailable(
     rigs: Rigs,
 ) -> None:
     rig = rigs(
-        {r".": "10p_work_items_list_bad_order_by"}, RetryPolicy(max_attempts=3, base_delay_s=1.0)
+        {r".": "10p_work_items_list_bad_order_by"},
+        HttpRetryPolicy(max_attempts=3, base_delay_s=1.0),
     )
     with pytest.raises(TrackerUnavailable, match="Something went wrong"):
         await rig.client.items_page(PID, order_by="nonsense")
@@ -99,7 +100,7 @@ async def test_a_429_is_waited_out_for_its_retry_after(rigs: Rigs) -> None:
 async def test_a_429_past_patience_is_rate_limited(
     rigs: Rigs, name: str, retry_after: float
 ) -> None:
-    rig = rigs({r".": name}, RetryPolicy(max_rate_limit_waits=2))
+    rig = rigs({r".": name}, HttpRetryPolicy(max_rate_limit_waits=2))
     with pytest.raises(TrackerRateLimited) as caught:
         await rig.client.states(PID)
     assert caught.value.retry_after == retry_after

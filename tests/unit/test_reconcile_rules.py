@@ -11,7 +11,7 @@ from core.config import Settings
 from core.errors import ConfigError
 from core.integrations.plane.html_text import html_to_text
 from core.sync.config import DEFAULT_STAGE_STATES, SyncConfig
-from core.sync.rules import Action, Standing, UnblockGuard, decide, standing_of
+from core.sync.rules import Standing, SyncAction, UnblockGuard, decide, standing_of
 from core.sync.states_cache import ProjectStates
 from core.tracker import StateGroup
 
@@ -47,30 +47,30 @@ S = Standing
 @pytest.mark.parametrize(
     ("now", "before", "changed", "echo", "stage", "expected"),
     [
-        (S.DONE, None, True, False, None, Action.SKIP_TERMINAL),
-        (S.CANCELLED, None, True, False, None, Action.SKIP_TERMINAL),
-        (S.APPROVED, None, True, False, None, Action.CREATE),
-        (S.OPEN, None, True, False, None, Action.NOTHING),
-        (S.BLOCKED, None, True, False, None, Action.NOTHING),
-        (S.APPROVED, S.APPROVED, False, False, "development", Action.NOTHING),
-        (S.DONE, S.OPEN, True, False, "review", Action.CLOSE),
-        (S.DONE, S.DONE, False, False, "review", Action.CLOSE),  # drift heals
-        (S.DONE, S.OPEN, True, False, "done", Action.NOTHING),
-        (S.CANCELLED, S.OPEN, True, False, "blocked", Action.CANCEL),
-        (S.CANCELLED, S.OPEN, True, True, "cancelled", Action.NOTHING),
-        (S.BLOCKED, S.OPEN, True, False, "development", Action.BLOCK),
-        (S.BLOCKED, S.OPEN, True, False, "blocked", Action.NOTHING),
-        (S.BLOCKED, S.OPEN, True, True, "development", Action.NOTHING),  # orch's own write
-        (S.BLOCKED, S.BLOCKED, False, False, "development", Action.NOTHING),
-        (S.OPEN, S.BLOCKED, True, False, "blocked", Action.UNBLOCK),
-        (S.OPEN, S.BLOCKED, True, False, "development", Action.NOTHING),
-        (S.OPEN, S.BLOCKED, True, True, "blocked", Action.NOTHING),
-        (S.OPEN, S.OPEN, True, False, "blocked", Action.NOTHING),  # blocked in orch stays
-        (S.OPEN, S.OPEN, False, False, "development", Action.NOTHING),
+        (S.DONE, None, True, False, None, SyncAction.SKIP_TERMINAL),
+        (S.CANCELLED, None, True, False, None, SyncAction.SKIP_TERMINAL),
+        (S.APPROVED, None, True, False, None, SyncAction.CREATE),
+        (S.OPEN, None, True, False, None, SyncAction.NOTHING),
+        (S.BLOCKED, None, True, False, None, SyncAction.NOTHING),
+        (S.APPROVED, S.APPROVED, False, False, "development", SyncAction.NOTHING),
+        (S.DONE, S.OPEN, True, False, "review", SyncAction.CLOSE),
+        (S.DONE, S.DONE, False, False, "review", SyncAction.CLOSE),  # drift heals
+        (S.DONE, S.OPEN, True, False, "done", SyncAction.NOTHING),
+        (S.CANCELLED, S.OPEN, True, False, "blocked", SyncAction.CANCEL),
+        (S.CANCELLED, S.OPEN, True, True, "cancelled", SyncAction.NOTHING),
+        (S.BLOCKED, S.OPEN, True, False, "development", SyncAction.BLOCK),
+        (S.BLOCKED, S.OPEN, True, False, "blocked", SyncAction.NOTHING),
+        (S.BLOCKED, S.OPEN, True, True, "development", SyncAction.NOTHING),  # orch's own write
+        (S.BLOCKED, S.BLOCKED, False, False, "development", SyncAction.NOTHING),
+        (S.OPEN, S.BLOCKED, True, False, "blocked", SyncAction.UNBLOCK),
+        (S.OPEN, S.BLOCKED, True, False, "development", SyncAction.NOTHING),
+        (S.OPEN, S.BLOCKED, True, True, "blocked", SyncAction.NOTHING),
+        (S.OPEN, S.OPEN, True, False, "blocked", SyncAction.NOTHING),  # blocked in orch stays
+        (S.OPEN, S.OPEN, False, False, "development", SyncAction.NOTHING),
     ],
 )
 def test_the_decision_table(now: Standing, before: Standing | None, changed: bool,
-                            echo: bool, stage: str | None, expected: Action) -> None:
+                            echo: bool, stage: str | None, expected: SyncAction) -> None:
     assert decide(now, before=before, changed=changed, echo=echo, task_stage=stage) is expected
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot import render
 from core.pipeline.stages import DEFAULT_PIPELINE
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
-from core.queue_view import QueueBlock, QueueEntry, QueueView
+from core.queue_view import QueueBlock, QueueEntry, QueueView, StageLine
 from sandbox.telegram.html_text import parse_html, utf16_len
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -49,9 +49,9 @@ def test_push_is_valid_html(title: str, kind: ChangeKind, reason: str | None) ->
 def test_queue_fits_one_message_whatever_the_titles(titles: list[str], lines: list[str]) -> None:
     entries = tuple(QueueEntry(f"ORCH-{n}", t, "review", timedelta(minutes=n), t or None)
                     for n, t in enumerate(titles))
-    view = QueueView(NOW, (("review", entries),), entries[:50], (QueueBlock("reconcile",
-                                                                            tuple(lines)),))
-    text = render.queue(view)
+    view = QueueView(NOW, (StageLine("review", len(entries) * 3, entries[:25]),),
+                     (QueueBlock("reconcile", tuple(lines)),))
+    text = render.queue(view, stale_for=timedelta(seconds=3))
     assert telegram_accepts(text)
     assert len(text) <= render.MESSAGE_LIMIT
 
@@ -59,8 +59,14 @@ def test_queue_fits_one_message_whatever_the_titles(titles: list[str], lines: li
 def test_queue_summarises_instead_of_cutting() -> None:
     entries = tuple(QueueEntry(f"ORCH-{n}", "x" * 100, "development", timedelta(hours=1))
                     for n in range(1000))
-    text = render.queue(QueueView(NOW, (("development", entries),), (), ()))
-    assert "development</b> (1000)" in text and "more" in text
+    text = render.queue(QueueView(NOW, (StageLine("development", 1000, entries[:25]),), ()))
+    assert "development</b> (1000)" in text and "+975 more" in text
+
+
+def test_a_stale_queue_says_how_old_it_is() -> None:
+    view = QueueView(NOW, (), ())
+    assert "as of 3 s ago" in render.queue(view, stale_for=timedelta(seconds=3))
+    assert "as of" not in render.queue(view)
 
 
 def test_digest_counts_kinds_and_names_tasks() -> None:
@@ -74,8 +80,8 @@ def test_digest_counts_kinds_and_names_tasks() -> None:
 def test_queue_leaves_whole_blocks_out_rather_than_cutting_markup() -> None:
     blocks = tuple(QueueBlock(f"block {n}", tuple("<&>" * 200 for _ in range(5)))
                    for n in range(12))
-    view = QueueView(NOW, (("review", (QueueEntry("ORCH-1", "t", "review",
-                                                  timedelta(minutes=1)),)),), (), blocks)
+    view = QueueView(NOW, (StageLine("review", 1, (QueueEntry("ORCH-1", "t", "review",
+                                                              timedelta(minutes=1)),)),), blocks)
     text = render.queue(view)
     assert telegram_accepts(text)
     assert "Details left out" in text and "ORCH-1" not in text.split("Details")[1]

@@ -6,20 +6,27 @@ capped), the prompt (`run-7.prompt.md`) and the result the agent may write
 `{result_file}`, `{worktree}`, `{task_key}`, `{stage}`, `{role}` and `{python}` (this
 interpreter) are substituted inside each argument, anything else in braces is left as is.
 
-The child gets its own process group, so stopping it stops everything it started:
-SIGTERM, a grace period, then SIGKILL. That happens on timeout, when the awaiting task is
-cancelled, and (SIGKILL only) to anything left over after a normal exit.
+The command runs under a small guard (processes.guarded) that leads its own process
+group and kills that whole group if orch dies; the group is recorded with the run, so a
+later orch can kill it too. Stopping a run stops everything it started: SIGTERM, a grace
+period, then SIGKILL. That happens on timeout, when the awaiting task is cancelled, and
+(SIGKILL only) to anything left over after a normal exit. The exit decides the outcome,
+not the end of the output: a background child still holding the pipe is killed with the
+rest of the group. The child's environment is an allow-list (agent_environment) and its
+result file is read only up to a cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
+import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,16 +34,23 @@ from typing import Any
 
 from core.clock import Clock, SystemClock, utc_iso
 from core.config import AgentCommand
+from core.integrations.agents.processes import guarded, signal_group, start_ticks
 from core.jobs.agents import (
     RESULT_FILE_ENV,
+    AgentProcess,
     AgentRequest,
     AgentResult,
     RunOutcome,
     outcome_for,
     parse_structured_result,
 )
+from core.ports import ProcessLedger
+
+log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 1000
+DEFAULT_RESULT_CAP = 1_000_000
+BASE_ENV = frozenset({"PATH", "HOME", "LANG"})
 TAIL_LINES = 20
 _TAIL_BYTES = 16 * 1024
 _CHUNK = 64 * 1024
@@ -51,10 +65,19 @@ class SubprocessAgentRunner:
         clock: Clock | None = None,
         log_cap_bytes: int = 1_000_000,
         kill_grace_s: float = 5.0,
+        *,
+        result_cap_bytes: int = DEFAULT_RESULT_CAP,
+        env_names: Iterable[str] = (),
+        ledger: ProcessLedger | None = None,
+        base_env: Mapping[str, str] | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         self._log_cap = log_cap_bytes
         self._grace = kill_grace_s
+        self._result_cap = result_cap_bytes
+        self._env_names = frozenset(env_names)
+        self._ledger = ledger
+        self._base_env = os.environ if base_env is None else base_env
         # Stops still running after a second cancellation; kept so they are not collected.
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -73,13 +96,14 @@ class SubprocessAgentRunner:
             log.note(self._header(request, argv))
             ended = await self._execute(argv, request, files, command, log)
             tail = log.tail_text()
-        structured, note = files.read_result()
-        outcome = ended.outcome(command)
+        structured, note, oversize = files.read_result(self._result_cap)
+        outcome = RunOutcome.FAILED if oversize else ended.outcome(command)
+        head = note if oversize else ended.describe(outcome)
         return AgentResult(
             outcome=outcome,
             exit_code=ended.exit_code,
             duration_s=time.monotonic() - started,
-            error=_error_text(ended.describe(outcome), tail, note),
+            error=_error_text(head, tail, None if oversize else note),
             log_path=request.log_path,
             structured=structured,
             timed_out=ended.timed_out,
@@ -93,14 +117,17 @@ class SubprocessAgentRunner:
         command: AgentCommand,
         log: CappedLog,
     ) -> _Ended:
-        problem = _cannot_start(argv, request.worktree)
+        names = self._env_names | set(command.env)
+        env = agent_environment(request, files, self._base_env, names)
+        problem = _cannot_start(argv, request.worktree, env.get("PATH", os.defpath))
         if problem:
             return _Ended(None, False, problem, 0.0)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
+            transport, agent = await asyncio.get_running_loop().subprocess_exec(
+                lambda: _AgentPipes(log),
+                *guarded(argv),
                 cwd=request.worktree,
-                env=agent_environment(request, files, os.environ),
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -108,55 +135,60 @@ class SubprocessAgentRunner:
             )
         except OSError as exc:
             return _Ended(None, False, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
-        timed_out = await self._supervise(proc, log, command.timeout_s)
-        return _Ended(proc.returncode, timed_out, None, command.timeout_s)
+        try:
+            timed_out = await self._supervise(transport, agent, request, command.timeout_s)
+        finally:
+            transport.close()
+        return _Ended(transport.get_returncode(), timed_out, None, command.timeout_s)
 
     async def _supervise(
-        self, proc: asyncio.subprocess.Process, log: CappedLog, timeout_s: float
+        self,
+        transport: asyncio.SubprocessTransport,
+        agent: _AgentPipes,
+        request: AgentRequest,
+        timeout_s: float,
     ) -> bool:
-        """Wait for the child within its timeout; True when it had to be stopped for it."""
-        assert proc.stdout is not None
-        # The pipe is drained all along, so a chatty child never blocks on a full pipe.
-        pump = asyncio.create_task(log.pump(proc.stdout))
+        """Wait for the agent to exit within its timeout; True when it had to be stopped.
+        The exit decides: output still held open by something it left behind does not."""
+        group = transport.get_pid()
         try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
+            await self._record(request.run_id, group)
+            await asyncio.wait_for(agent.exited.wait(), timeout_s)
         except TimeoutError:
-            await self._stop_shielded(proc, pump, log, f"timed out after {timeout_s:g} s")
+            await self._stop_shielded(group, agent, f"timed out after {timeout_s:g} s")
             return True
         except asyncio.CancelledError:
-            await self._stop_shielded(proc, pump, log, "cancelled")
+            await self._stop_shielded(group, agent, "cancelled")
             raise
-        _signal_group(proc.pid, signal.SIGKILL)  # nothing the run started may outlive it
-        await _settle(pump)
+        signal_group(group, signal.SIGKILL)  # nothing the run started may outlive it
+        if not await _within(agent.closed.wait(), self._grace):
+            agent.note("\n[orch] output still held open after the exit; no longer read\n")
         return False
 
-    async def _stop_shielded(
-        self,
-        proc: asyncio.subprocess.Process,
-        pump: asyncio.Task[None],
-        log: CappedLog,
-        reason: str,
-    ) -> None:
+    async def _record(self, run_id: int, group: int) -> None:
+        if self._ledger is None:
+            return
+        try:
+            await self._ledger.record_process(run_id, AgentProcess(group, start_ticks(group)))
+        except Exception:
+            # the run goes on: the guard still ties the agent to this process's life
+            log.exception("could not record the process group of run %s", run_id)
+
+    async def _stop_shielded(self, group: int, agent: _AgentPipes, reason: str) -> None:
         # A (further) cancellation of the caller must not leave the stop half done.
-        stop = asyncio.create_task(self._stop(proc, pump, log, reason))
+        stop = asyncio.create_task(self._stop(group, agent, reason))
         self._stopping.add(stop)
         stop.add_done_callback(self._stopping.discard)
         await asyncio.shield(stop)
 
-    async def _stop(
-        self,
-        proc: asyncio.subprocess.Process,
-        pump: asyncio.Task[None],
-        log: CappedLog,
-        reason: str,
-    ) -> None:
-        log.note(f"\n[orch] {reason}: stopping the process group\n")
-        _signal_group(proc.pid, signal.SIGTERM)
-        graceful = await _ends_within(proc, self._grace)
-        _signal_group(proc.pid, signal.SIGKILL)  # whatever ignored SIGTERM or outlived the leader
+    async def _stop(self, group: int, agent: _AgentPipes, reason: str) -> None:
+        agent.note(f"\n[orch] {reason}: stopping the process group\n")
+        signal_group(group, signal.SIGTERM)
+        graceful = await _within(agent.exited.wait(), self._grace)
+        signal_group(group, signal.SIGKILL)  # whatever ignored SIGTERM or outlived the leader
         if not graceful:
-            await _ends_within(proc, self._grace)
-        await _settle(pump, cancel=True)
+            await _within(agent.exited.wait(), self._grace)
+        await _within(agent.closed.wait(), self._grace)
 
     def _header(self, request: AgentRequest, argv: Sequence[str]) -> str:
         # The executable's name only: arguments and environment may carry secrets.
@@ -166,6 +198,27 @@ class SubprocessAgentRunner:
             f"{request.attempt} run {request.run_id} · {program} · started "
             f"{utc_iso(self._clock.now())}\n"
         )
+
+
+class _AgentPipes(asyncio.SubprocessProtocol):
+    """The guard's output into the log; its exit and the output's end as two events."""
+
+    def __init__(self, log: CappedLog) -> None:
+        self._log = log
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self._log.write(data if isinstance(data, bytes) else data.encode())
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.closed.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+    def note(self, text: str) -> None:
+        self._log.note(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +241,25 @@ class RunFiles:
         # A result left by an earlier run under the same name must not pass for this one's.
         self.result.unlink(missing_ok=True)
 
-    def read_result(self) -> tuple[dict[str, Any], str | None]:
+    def read_result(self, cap_bytes: int) -> tuple[dict[str, Any], str | None, bool]:
+        """(structured, note, oversize). A file over `cap_bytes` is never read whole:
+        it fails the run, so a runaway agent cannot fill memory or the database."""
         try:
-            text = self.result.read_text(encoding="utf-8")
+            with self.result.open("rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                data = file.read(cap_bytes + 1) if size <= cap_bytes else b""
         except FileNotFoundError:
-            return {}, None
-        except (OSError, UnicodeDecodeError) as exc:
-            return {}, f"result file: unreadable ({exc})"
-        return parse_structured_result(text)
+            return {}, None, False
+        except OSError as exc:
+            return {}, f"result file: unreadable ({exc})", False
+        if size > cap_bytes or len(data) > cap_bytes:
+            return {}, (f"result file is {max(size, len(data))} bytes, over the cap of "
+                        f"{cap_bytes} (ORCH_AGENT_RESULT_MAX_BYTES)"), True
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return {}, f"result file: unreadable ({exc})", False
+        return (*parse_structured_result(text), False)
 
 
 class CappedLog:
@@ -219,11 +283,6 @@ class CappedLog:
         trace: TracebackType | None,
     ) -> None:
         self._file.close()
-
-    async def pump(self, stream: asyncio.StreamReader) -> None:
-        """Copy the stream into the log until its end, past the cap too (discarding)."""
-        while chunk := await stream.read(_CHUNK):
-            self.write(chunk)
 
     def write(self, data: bytes) -> None:
         self._tail += data
@@ -302,11 +361,13 @@ def placeholder_values(request: AgentRequest, files: RunFiles) -> dict[str, str]
 
 
 def agent_environment(
-    request: AgentRequest, files: RunFiles, base: Mapping[str, str]
+    request: AgentRequest, files: RunFiles, base: Mapping[str, str], names: Iterable[str] = ()
 ) -> dict[str, str]:
-    """The child's environment: ours minus orch's own ORCH_* settings (tokens among them),
-    plus the run's ORCH_* contract, plus the request's extra variables."""
-    env = {name: value for name, value in base.items() if not name.startswith("ORCH_")}
+    """The child's environment, from an allow-list only: PATH, HOME, LANG and the `names`
+    the configuration adds, then the run's ORCH_* contract and the request's extras.
+    orch's own settings (tokens among them) and anything else of ours never pass."""
+    allowed = BASE_ENV | {name for name in names if not name.startswith("ORCH_")}
+    env = {name: base[name] for name in sorted(allowed) if name in base}
     env.update(
         {
             "ORCH_TASK_KEY": request.task_key,
@@ -327,11 +388,19 @@ def agent_environment(
     return env
 
 
-def _cannot_start(argv: Sequence[str], worktree: Path) -> str | None:
+def _cannot_start(argv: Sequence[str], worktree: Path, path: str) -> str | None:
     if not argv or not argv[0]:
         return "the agent command is empty"
     if not worktree.is_dir():
         return f"the worktree {worktree} is not a directory"
+    program = argv[0]
+    # resolved as the guard's exec will resolve it: against the agent's PATH and cwd
+    found = (worktree / program if os.sep in program else None) or shutil.which(program,
+                                                                                 path=path)
+    if found is None or not os.path.isfile(found):
+        return f"cannot start {program!r}: no such file on the agent's PATH"
+    if not os.access(found, os.X_OK):
+        return f"cannot start {program!r}: not executable"
     return None
 
 
@@ -347,28 +416,13 @@ def _error_text(head: str | None, tail: str, note: str | None) -> str | None:
     return f"{head}\n{tail[-room:]}" if tail and room > 0 else head[:MAX_ERROR_CHARS]
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+async def _within(waiting: Coroutine[Any, Any, Any], seconds: float) -> bool:
+    """True when `waiting` finished within `seconds`."""
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone already (macOS answers EPERM for a group of zombies)
-
-
-async def _ends_within(proc: asyncio.subprocess.Process, seconds: float) -> bool:
-    """True when the child exited and its output closed within `seconds`."""
-    try:
-        await asyncio.wait_for(proc.wait(), seconds)
+        await asyncio.wait_for(waiting, seconds)
     except TimeoutError:
         return False
     return True
-
-
-async def _settle(pump: asyncio.Task[None], *, cancel: bool = False) -> None:
-    if cancel and not pump.done():
-        pump.cancel()  # a holder of the pipe escaped the group; stop reading from it
-    await asyncio.wait({pump})
-    if not pump.cancelled():
-        pump.exception()  # retrieved on purpose: a pipe broken at the end costs log lines only
 
 
 def _signal_name(number: int) -> str:

@@ -63,6 +63,14 @@ async def run_git(
     return output.stdout
 
 
+async def try_git(
+    args: Sequence[str], *, cwd: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[int, str, str]:
+    """Run `git <args>`; (exit code, stdout, stderr) whatever the code (a timeout raises)."""
+    output = await _run(args, cwd=cwd, timeout_s=timeout_s)
+    return output.code, output.stdout, output.stderr
+
+
 async def _run(args: Sequence[str], *, cwd: Path | None, timeout_s: float) -> _Output:
     try:
         proc = await asyncio.create_subprocess_exec(

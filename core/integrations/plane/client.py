@@ -17,7 +17,7 @@ import httpx
 from core.clock import Clock
 from core.config import Settings
 from core.errors import TrackerError
-from core.integrations.plane.http import PlaneHttp, PlaneStats, RetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp, PlaneStats
 from core.integrations.plane.parse import (
     identifier_of,
     parse_created_id,
@@ -45,8 +45,13 @@ MAX_PER_PAGE = 1000  # Plane answers 400 above this
 _KEY = re.compile(r"^[A-Za-z0-9]+-\d+$")
 
 
+NAME = "plane"  # the tracker's name in orch: task and dependency source, actor, webhook
+
+
 class PlaneClient:
     """Tracker over Plane. Share one RateBudget between every client of the same key."""
+
+    name = NAME
 
     def __init__(
         self,
@@ -56,7 +61,7 @@ class PlaneClient:
         *,
         clock: Clock,
         budget: RateBudget | None = None,
-        policy: RetryPolicy | None = None,
+        policy: HttpRetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 10.0,
         rng: random.Random | None = None,
@@ -78,7 +83,8 @@ class PlaneClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, clock: Clock, budget: RateBudget | None = None
+        cls, settings: Settings, clock: Clock, budget: RateBudget | None = None,
+        policy: HttpRetryPolicy | None = None,
     ) -> PlaneClient:
         """The client orch runs with; pass the one budget shared by this API key."""
         return cls(
@@ -87,6 +93,7 @@ class PlaneClient:
             settings.plane_workspace_slug,
             clock=clock,
             budget=budget or RateBudget(clock, settings.plane_rate_limit_per_min),
+            policy=policy,
         )
 
     def __repr__(self) -> str:

@@ -26,7 +26,7 @@ DEFAULT_RETRY_AFTER_S = 60.0  # Plane's window; used when a 429 names no usable 
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class HttpRetryPolicy:
     """How hard to try: attempts for failures, waits for 429s, and their bounds."""
 
     max_attempts: int = 4
@@ -38,7 +38,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before attempt `attempt + 1`: doubling, capped, half of it random so
         that clients failing together do not retry together."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -73,7 +73,7 @@ class PlaneHttp:
         *,
         clock: Clock,
         budget: RateBudget,
-        policy: RetryPolicy | None = None,
+        policy: HttpRetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 10.0,
         rng: random.Random | None = None,
@@ -81,7 +81,7 @@ class PlaneHttp:
         self._where = f"{api_url.rstrip('/')} workspace {workspace}"
         self._clock = clock
         self._budget = budget
-        self._policy = policy or RetryPolicy()
+        self._policy = policy or HttpRetryPolicy()
         self._rng = rng or random.Random()
         self.stats = PlaneStats()
         self._client = httpx.AsyncClient(
@@ -218,8 +218,8 @@ def _server_message(response: httpx.Response) -> str:
         return response.text.strip()[:200] or response.reason_phrase
     if isinstance(body, dict):
         for key in ("detail", "error", "error_message", "message"):
-            if isinstance(body.get(key), str):
-                return body[key]
+            if isinstance(detail := body.get(key), str):
+                return detail
         return "; ".join(_field_error(key, value) for key, value in body.items()) or "no detail"
     return str(body)[:200]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.clock import parse_iso
 from core.errors import TrackerError
+from core.integrations.plane.html_text import html_to_text
 from core.tracker import Relations, StateGroup, TrackerProject, TrackerState, WorkItem
 
 
@@ -75,7 +76,7 @@ def parse_item(body: Any, project_id: str, identifier: str) -> WorkItem:
         name=_text(raw, "name", "work item"),
         state_id=_ref(raw, "state", "work item"),
         updated_at=_time(raw, "updated_at", "work item"),
-        description=_optional_text(raw, "description_html", "work item"),
+        description=html_to_text(_optional_text(raw, "description_html", "work item")),
         priority=_optional_text(raw, "priority", "work item") or "none",
     )
 

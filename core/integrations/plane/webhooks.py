@@ -10,20 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import TrackerError
+from core.errors import InvalidDelivery, UnverifiedDelivery
+from core.sync.deliveries import WebhookHint
 
 SIGNATURE_HEADER = "X-Plane-Signature"
 EVENT_HEADER = "X-Plane-Event"
 DELIVERY_HEADER = "X-Plane-Delivery"
-
-
-class InvalidDelivery(TrackerError):
-    """A webhook request that is not a genuine, well-formed Plane delivery."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +50,7 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
     """Verify and parse one delivery; raises InvalidDelivery for anything else."""
     lowered = {key.lower(): value for key, value in headers.items()}
     if not verify_signature(secret, body, lowered.get(SIGNATURE_HEADER.lower())):
-        raise InvalidDelivery("webhook signature missing or wrong")
+        raise UnverifiedDelivery("webhook signature missing or wrong")
     delivery_id = lowered.get(DELIVERY_HEADER.lower(), "").strip()
     if not delivery_id:
         raise InvalidDelivery(f"webhook without {DELIVERY_HEADER}")
@@ -74,27 +70,21 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
     )
 
 
-class DeliveryDedup:
-    """The most recent delivery ids, bounded: Plane retries a delivery on network errors."""
+ITEM_EVENTS = frozenset({"issue", "issue_comment"})
 
-    def __init__(self, capacity: int = 1024) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
-        self._capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
 
-    def first_time(self, delivery_id: str) -> bool:
-        """Record the id; True the first time it is seen (within the last `capacity`)."""
-        if delivery_id in self._seen:
-            self._seen.move_to_end(delivery_id)
-            return False
-        self._seen[delivery_id] = None
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
+class PlaneWebhooks:
+    """TrackerWebhooks for Plane: X-Plane-Signature is the HMAC of the body under the
+    secret; with no secret every delivery is refused (an unset secret is never open)."""
 
-    def __len__(self) -> int:
-        return len(self._seen)
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def read(self, headers: Mapping[str, str], body: bytes) -> WebhookHint:
+        delivery = parse_delivery(headers, body, self._secret)
+        item_id = delivery.item_id if delivery.event in ITEM_EVENTS else None
+        return WebhookHint(delivery.delivery_id, delivery.project_id, item_id,
+                           f"{delivery.event} {delivery.action}")
 
 
 def _subject(event: str, data: Mapping[str, Any]) -> tuple[str | None, str | None]:

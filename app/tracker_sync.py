@@ -1,0 +1,138 @@
+"""The tracker sync as the running process holds it: built from the configured tracker's
+kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
+supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+end-to-end tests all build it here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.routing import BaseRoute
+from telegram.ext import Application, CallbackContext, Job
+
+from app.trackers import configured_tracker
+from app.webhook_routes import tracker_webhook_route
+from core.clock import Clock
+from core.config import Settings
+from core.pipeline.service import PipelineService
+from core.ports import DeliveryLog, DependencySink, NotifierHub
+from core.queue_view import QueueService
+from core.sync.budget_keeper import BudgetKeeper
+from core.sync.config import SyncConfig
+from core.sync.kind import TrackerConnection, TrackerKind
+from core.sync.reconciler import Reconciler
+from core.sync.report import TickReport
+from core.sync.states_cache import StatesCache
+from core.sync.vanish import Pause
+from storage.database import Database
+from storage.instance import SqliteDeliveryLog
+from storage.rate_budgets import SqliteBudgetStore
+from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
+
+JOB_NAME = "tracker-reconcile"
+
+
+@dataclass
+class TrackerSync:
+    """Everything the tracker sync is made of, for the runtime to start, serve and stop."""
+
+    name: str
+    connection: TrackerConnection
+    states: StatesCache
+    reconciler: Reconciler
+    deliveries: DeliveryLog
+    clock: Clock
+    # reconcile ticks in flight: PTB shields a job and waits for it on stop, so a tick
+    # hanging on the tracker would hold a shutdown for as long as the tracker hangs
+    ticks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def routes(self) -> list[BaseRoute]:
+        """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
+        return [tracker_webhook_route(self.reconciler, self.connection.webhooks,
+                                      self.deliveries, self.clock, tracker=self.name)]
+
+    def cancel_ticks(self) -> None:
+        """Stop the reconcile ticks in flight (at shutdown: nothing waits on the tracker)."""
+        for tick in list(self.ticks):
+            tick.cancel()
+
+    async def aclose(self) -> None:
+        await self.connection.close()
+
+
+def tracker_configured(settings: Settings) -> bool:
+    """True when the settings configure a tracker orch can sync with."""
+    return configured_tracker(settings) is not None
+
+
+def build_tracker_sync(
+    settings: Settings,
+    clock: Clock,
+    db: Database,
+    pipeline: PipelineService,
+    hub: NotifierHub,
+    queue: QueueService,
+    *,
+    kind: TrackerKind | None = None,
+    config: SyncConfig | None = None,
+    dependencies: DependencySink | None = None,
+    refresh_card: Callable[[int], None] = lambda _: None,
+    alert: Callable[[Pause], None] | None = None,
+) -> TrackerSync:
+    """Build the sync of the configured tracker (or `kind`) and hook it in: write-back on
+    the hub, the block in /queue."""
+    kind = kind or configured_tracker(settings)
+    if kind is None:
+        raise ValueError("no tracker is configured")
+    conn = kind.connect(settings, clock)
+    states = StatesCache(conn.client, clock, names=conn.state_names, ttl_s=conn.states_ttl_s)
+    reconciler = Reconciler(
+        tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
+        outbox=SqliteWriteBackStore(db), pauses=SqlitePauseStore(db), clock=clock,
+        config=config or conn.config, dependencies=dependencies, meter=conn.meter,
+        budget=conn.budget, refresh_card=refresh_card, alert=alert,
+        # the budget outlives a restart: it is saved under the tracker's name
+        keeper=BudgetKeeper(conn.budget, SqliteBudgetStore(db), kind.name, clock))
+    hub.subscribe(reconciler.writeback)
+    queue.add_source(reconciler)
+    return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
+
+
+def pause_alert_text(pause: Pause, tracker: str) -> str:
+    """The one alert of a mass disappearance (the Confirm button goes with it)."""
+    name = tracker.capitalize()
+    return (f"⏸ {html.escape(pause.identifier)}: {pause.missing} of {pause.followed} followed "
+            f"{name} items vanished at once. Its sync is paused and nothing was cancelled. "
+            f"If they really were deleted, press Confirm: the tasks of those still gone are "
+            f"cancelled. If orch lost access, fix the key first: nothing that answers is "
+            f"touched.")
+
+
+def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
+                       interval_s: float, *, first_s: float = 1.0,
+                       on_tick: Callable[[TickReport], None] | None = None) -> Job[Any]:
+    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one.
+    `on_tick` hears each tick's report (the metrics' tick durations)."""
+    if app.job_queue is None:
+        raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
+
+    async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
+        # never raises; its report is in /queue. Cancelled only by a stop (cancel_ticks).
+        tick = asyncio.ensure_future(sync.reconciler.tick())
+        sync.ticks.add(tick)
+        tick.add_done_callback(sync.ticks.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            report = await tick
+            if on_tick is not None:
+                on_tick(report)
+
+    return app.job_queue.run_repeating(
+        reconcile, interval=interval_s, first=first_s, name=JOB_NAME,
+        job_kwargs={"max_instances": 1, "coalesce": True})

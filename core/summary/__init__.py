@@ -1,0 +1,1 @@
+"""Summaries cached per section and revision (seed 002)."""

@@ -1,0 +1,2 @@
+-- name: all_revisions
+SELECT name, value FROM revisions
