@@ -39,7 +39,7 @@ async def main(url: str, db_path: str) -> None:
         tracker=client, states=StatesCache(client, clock, names=dict(DEFAULT_STATE_NAMES)),
         pipeline=pipeline, store=SqliteSyncStore(db), outbox=SqliteWriteBackStore(db),
         pauses=SqlitePauseStore(db), clock=clock, config=SyncConfig(),
-        dependencies=DependencyService(SqliteDependencyStore(db), pipeline, hub, clock))
+        dependencies=DependencyService(SqliteDependencyStore(db), pipeline, clock))
     hub.subscribe(reconciler.writeback)
     print("ticking", flush=True)
     await reconciler.tick()

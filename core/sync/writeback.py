@@ -225,13 +225,14 @@ class WriteBack:
 
 
 def _comment(draft: WriteBackDraft) -> str:
-    what = {
+    said: dict[str, str] = {  # ChangeKind is a StrEnum: the stored kind matches its key
         ChangeKind.BLOCKED: "blocked",
         ChangeKind.FAILED: "failed",
         ChangeKind.UNBLOCKED: f"unblocked, back in {draft.stage}",
         ChangeKind.DONE: "done",
         ChangeKind.CANCELLED: "cancelled",
         ChangeKind.ROLLED_BACK: f"sent back to {draft.stage}",
-    }.get(draft.kind, f"moved to {draft.stage}")  # ChangeKind is a StrEnum: keys match
+    }
+    what = said.get(draft.kind, f"moved to {draft.stage}")
     because = f": {draft.reason}" if draft.reason else ""
     return f"<p>orch: {html.escape(draft.key)} {html.escape(what + because)}</p>"

@@ -55,8 +55,7 @@ class Works:
 @asynccontextmanager
 async def works(tmp_path: Path, *, jobs_enabled: bool = True) -> AsyncIterator[Works]:
     async with plane_rig(tmp_path) as rig:
-        deps = DependencyService(SqliteDependencyStore(rig.db), rig.pipeline, rig.hub,
-                                 rig.clock)
+        deps = DependencyService(SqliteDependencyStore(rig.db), rig.pipeline, rig.clock)
         jobs = SqliteJobStore(rig.db)
         engine = None
         if jobs_enabled:
@@ -127,7 +126,8 @@ async def test_an_untracked_blocker_in_progress_holds_the_task_then_releases_it_
     async with works(tmp_path) as w:
         await blocked_scene(w)
         b = await w.rig.pipeline.find("ORCH-2")
-        assert await w.rig.pipeline.store.find(key="ORCH-1") is None  # A has no task
+        a = w.rig.emulator.item("ORCH-1")
+        assert await w.rig.pipeline.find_by_tracker_item(a.id) is None  # A has no task
         assert b.stage == "development" and await w.claim() is None  # B waits
         assert await w.deps.waits([b]) == {b.id: "waits for ORCH-1"}
 
