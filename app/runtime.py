@@ -27,8 +27,8 @@ from app.startup import StartupProgress, connect_telegram, open_database
 from app.tracker_sync import (
     TrackerSync,
     build_tracker_sync,
-    pause_alert_text,
     schedule_reconcile,
+    tell_the_chat,
     tracker_configured,
 )
 from bot.app import build_telegram, install_handlers
@@ -36,8 +36,6 @@ from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
-from bot.handlers.sync import confirm_markup
-from bot.handlers.sync import handlers as sync_buttons
 from bot.notifier import TelegramNotifier
 from bot.telemetry import TelegramCalls
 from core.clock import Clock
@@ -161,9 +159,10 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
         _merge_hooks(merge, hub, engine, queue, notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
     install_handlers(app, services)
-    tracker = _tracker(settings, clock, db, pipeline, hub, queue, deps, notifier, codec)
+    tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
+               if tracker_configured(settings) else None)
     if tracker is not None:
-        app.add_handlers(sync_buttons(services, tracker.reconciler.confirm_pause))
+        tell_the_chat(tracker, app, services)
     ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
     orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
                 journal, deps, engine, loop, tracker, Supervisor(), ops,
@@ -178,22 +177,6 @@ def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> Instan
     host, pid = owner.split(":")[:2]
     return InstanceLease(SqliteLeaseStore(db), clock, holder=owner, host=host, pid=int(pid),
                          db_path=settings.db_path, is_alive=owner_alive)
-
-
-def _tracker(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-             hub: NotifierHub, queue: QueueService, deps: DependencyService,
-             notifier: TelegramNotifier, codec: ButtonCodec) -> TrackerSync | None:
-    """The tracker sync, when configured: its missing marks on cards, its one alert
-    (with a Confirm button) when a project's items vanish at once."""
-    if not tracker_configured(settings):
-        return None
-    sync = build_tracker_sync(
-        settings, clock, db, pipeline, hub, queue, dependencies=deps,
-        refresh_card=notifier.refresh,
-        alert=lambda pause: notifier.alert(pause_alert_text(pause, sync.name),
-                                           confirm_markup(codec, pause)))
-    notifier.add_card_note(sync.reconciler.card_note)
-    return sync
 
 
 def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,

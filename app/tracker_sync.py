@@ -17,6 +17,9 @@ from telegram.ext import Application, CallbackContext, Job
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
+from bot.context import Services
+from bot.handlers.sync import confirm_markup
+from bot.handlers.sync import handlers as sync_buttons
 from core.clock import Clock
 from core.config import Settings
 from core.pipeline.service import PipelineService
@@ -83,8 +86,6 @@ def build_tracker_sync(
     kind: TrackerKind | None = None,
     config: SyncConfig | None = None,
     dependencies: DependencySink | None = None,
-    refresh_card: Callable[[int], None] = lambda _: None,
-    alert: Callable[[Pause], None] | None = None,
 ) -> TrackerSync:
     """Build the sync of the configured tracker (or `kind`) and hook it in: write-back on
     the hub, the block in /queue."""
@@ -97,12 +98,25 @@ def build_tracker_sync(
         tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
         outbox=SqliteWriteBackStore(db), pauses=SqlitePauseStore(db), clock=clock,
         config=config or conn.config, dependencies=dependencies, meter=conn.meter,
-        budget=conn.budget, refresh_card=refresh_card, alert=alert,
+        budget=conn.budget,
         # the budget outlives a restart: it is saved under the tracker's name
         keeper=BudgetKeeper(conn.budget, SqliteBudgetStore(db), kind.name, clock))
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
     return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
+
+
+def tell_the_chat(sync: TrackerSync, app: Application[Any, Any, Any, Any, Any, Any],
+                  services: Services) -> None:
+    """The sync in the group: missing marks on cards, one alert with a Confirm button
+    when a project's items vanish at once, and the button's handler."""
+    notifier = services.notifier
+    sync.reconciler.tell(
+        refresh_card=notifier.refresh,
+        alert=lambda pause: notifier.alert(pause_alert_text(pause, sync.name),
+                                           confirm_markup(services.codec, pause)))
+    notifier.add_card_note(sync.reconciler.card_note)
+    app.add_handlers(sync_buttons(services, sync.reconciler.confirm_pause))
 
 
 def pause_alert_text(pause: Pause, tracker: str) -> str:

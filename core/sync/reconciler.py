@@ -197,6 +197,13 @@ class Reconciler:
     def config(self) -> SyncConfig:
         return self._config
 
+    def tell(self, *, refresh_card: Callable[[int], None],
+             alert: Callable[[Pause], Awaitable[None] | None]) -> None:
+        """Where the chat hears of missing marks (a card refresh) and of a pause (one
+        alert); the runtime wires these once the chat exists."""
+        self._refresh_card = refresh_card
+        self._alert = alert
+
     def _poke(self) -> None:
         self._resting.clear()
         self._work.set()

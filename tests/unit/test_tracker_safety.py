@@ -30,13 +30,19 @@ def alerted(world: World) -> list[Pause]:
     return seen
 
 
-async def test_most_items_vanishing_at_once_pauses_the_project_and_cancels_nothing() -> None:
-    world = World()
+async def four_of_five_vanish(world: World) -> tuple[list[str], list[Pause]]:
+    """Five followed items (and one more), four deleted at once: keys, and the alerts."""
     world.tracker.add("stays")
     keys = await followed(world, 5)
     alerts = alerted(world)
     for key in keys[:4]:
         world.tracker.delete(key)
+    return keys, alerts
+
+
+async def test_most_items_vanishing_at_once_pauses_the_project_and_cancels_nothing() -> None:
+    world = World()
+    keys, alerts = await four_of_five_vanish(world)
 
     world.clock.advance(3600)
     first = await world.tick()
@@ -53,11 +59,7 @@ async def test_most_items_vanishing_at_once_pauses_the_project_and_cancels_nothi
 
 async def test_confirming_the_pause_cancels_what_is_still_gone_and_resumes() -> None:
     world = World()
-    world.tracker.add("stays")
-    keys = await followed(world, 5)
-    alerts = alerted(world)
-    for key in keys[:4]:
-        world.tracker.delete(key)
+    keys, alerts = await four_of_five_vanish(world)
     world.clock.advance(3600)
     await world.tick()
 
