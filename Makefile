@@ -23,7 +23,7 @@ test: $(BIN)/.installed
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed
-	for b in bench_reconcile bench_claim bench_queue; do $(BIN)/python -m bench.$$b || exit 1; done
+	for b in bench_reconcile bench_claim bench_queue bench_merge; do $(BIN)/python -m bench.$$b || exit 1; done
 
 settings-doc: $(BIN)/.installed
 	$(BIN)/python -m app.settings_doc

@@ -93,7 +93,26 @@ async def _check_telegram(settings: Settings) -> bool:
         print(redact(f"orch: {exc.line}"))
         return False
     print(redact(line))
-    return line.startswith("telegram: ok")
+    if not line.startswith("telegram: ok"):
+        return False
+    print(redact(await _webhook_line(settings)))
+    return True
+
+
+async def _webhook_line(settings: Settings) -> str:
+    """The webhook as Telegram sees it (getWebhookInfo): pending updates, last error."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from app.telegram_webhook import describe
+    from bot.app import api_base
+
+    try:
+        async with Bot(settings.telegram_token,
+                       base_url=api_base(settings.telegram_api_url)) as bot:
+            return "telegram webhook: " + describe(await bot.get_webhook_info())
+    except TelegramError as exc:
+        return f"telegram webhook: unknown ({type(exc).__name__})"
 
 
 async def _check_forge(settings: Settings) -> bool:

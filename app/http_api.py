@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from core.clock import utc_iso
+from core.jobs.effort import EffortView
 from core.lessons.journal import Lesson, LessonJournal
 from core.lessons.requests import parse_draft, parse_filter, parse_update
 from core.queue_view import QueueEntry, QueueService, QueueView
@@ -45,7 +46,8 @@ API_MAX_LIMIT = 1000
 
 
 def build_http_app(*, lessons: LessonJournal, queue: QueueService, api_token: str,
-                   extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+                   extra_routes: Sequence[BaseRoute] = (), runs: EffortView | None = None,
+                   ) -> Starlette:
     """The Starlette app; `api_token` empty disables every /api endpoint."""
     api = _Api(lessons, queue)
 
@@ -65,9 +67,21 @@ def build_http_app(*, lessons: LessonJournal, queue: QueueService, api_token: st
         Route("/api/lessons", guarded(api.add_lesson), methods=["POST"]),
         Route("/api/lessons/{lesson_id:int}", guarded(api.update_lesson), methods=["POST"]),
         Route("/api/queue", guarded(api.queue), methods=["GET"]),
+        *([Route("/api/runs", guarded(_runs_endpoint(runs)), methods=["GET"])] if runs else []),
         *extra_routes,
     ]
     return Starlette(routes=routes)
+
+
+def _runs_endpoint(runs: EffortView) -> Endpoint:
+    async def listed(request: Request) -> Response:
+        """/api/runs?limit=N: today's totals and the newest runs, with their effort."""
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return JSONResponse({"error": "limit must be an integer"}, status_code=400)
+        return JSONResponse(await runs.runs(limit))
+    return listed
 
 
 class _Api:

@@ -173,6 +173,8 @@ def render_env(answers: Answers) -> str:
              optional=True),
         line("ORCH_HTTP_PORT", answers.http_port, "/healthz, /hooks/plane, /api/*",
              optional=True),
+        line("ORCH_HTTP_HOST", "", "default 127.0.0.1; 0.0.0.0 to take Plane's webhook "
+             "without a proxy (the Docker image sets it)", optional=True),
     ]
     if answers.agent == "none":
         rows.append(line("ORCH_JOBS_ENABLED", "false", "no agents yet: track and talk only"))

@@ -114,7 +114,7 @@ def build_merge(settings: Settings, clock: Clock, db: Database, pipeline: Pipeli
                      pipeline, clock, config, on_hold=journal.merge_hold)
     worker = MergeWorker(gate, pipeline, leases, records, clock,
                          on_deploy_failed=journal.deploy_degraded)
-    return MergeWiring(forge, gate, worker, ForgeGates(forge, records).checks(),
+    return MergeWiring(forge, gate, worker, ForgeGates(forge, records, config.forge_repos).checks(),
                        SqliteDeliveries(db), settings.gitea_webhook_secret, clock)
 
 

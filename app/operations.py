@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
@@ -18,6 +19,21 @@ from storage.database import Database
 from storage.metrics import SqliteMetrics
 
 
+@dataclass(frozen=True)
+class OutboxFigures:
+    """How the sender of the group's messages is doing, read at each look."""
+
+    depth: Callable[[], int]  # messages (cards, pushes) waiting to be sent
+    delivered: Callable[[], int]  # messages sent or edited since start
+    pushes: Callable[[], dict[str, int]]  # pushes sent, by kind
+
+
+def notifier_figures(notifier: TelegramNotifier) -> OutboxFigures:
+    stats = notifier.stats
+    return OutboxFigures(lambda: notifier.pending, lambda: stats.messages_sent + stats.edits,
+                         lambda: {"push": stats.pushes, "digest": stats.digests})
+
+
 @dataclass
 class Operations:
     calls: TelegramCalls
@@ -29,12 +45,11 @@ class Operations:
 
 
 def build_operations(settings: Settings, clock: Clock, db: Database, calls: TelegramCalls,
-                     notifier: TelegramNotifier, queue: QueueService,
+                     outbox: OutboxFigures, queue: QueueService,
                      tracker: TrackerSync | None) -> Operations:
     """Metrics and readiness checks over the given parts (`tracker` None: none set)."""
     live = LiveSources(
-        calls=calls, outbox_depth=lambda: notifier.pending,
-        pushes=lambda: {"push": notifier.stats.pushes, "digest": notifier.stats.digests},
+        calls=calls, outbox_depth=outbox.depth, pushes=outbox.pushes,
         reconciler=lambda: tracker.reconciler.stats if tracker else None,
         tracker=lambda: tracker.connection.meter if tracker else None, caches=[queue.cache])
     readiness = Readiness()
@@ -43,8 +58,6 @@ def build_operations(settings: Settings, clock: Clock, db: Database, calls: Tele
     if tracker is not None and settings.reconcile_interval_s > 0:
         readiness.add("reconcile", reconcile_check(
             lambda: tracker.reconciler.stats, clock, settings.reconcile_interval_s, clock.now()))
-    outbox = OutboxWatch(clock, lambda: notifier.pending,
-                         lambda: notifier.stats.messages_sent + notifier.stats.edits,
-                         settings.ready_outbox_stuck_s)
-    readiness.add("outbox", outbox.probe)
+    watch = OutboxWatch(clock, outbox.depth, outbox.delivered, settings.ready_outbox_stuck_s)
+    readiness.add("outbox", watch.probe)
     return Operations(calls, OrchMetrics(SqliteMetrics(db), live), readiness)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +21,14 @@ from app.body_limit import BodyLimit
 from app.http_api import build_http_app
 from app.http_server import serve_http
 from app.merge_wiring import MergeWiring, build_merge, forge_configured, settings_for_merge
-from app.operations import Operations, build_operations
+from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
+from app.scheduler import scheduler_of
 from app.startup import StartupProgress, connect_telegram, open_database
 from app.tracker_sync import (
     TrackerSync,
     build_tracker_sync,
-    schedule_reconcile,
+    pace_tracker,
     tell_the_chat,
     tracker_configured,
 )
@@ -47,19 +48,25 @@ from core.integrations.agents.processes import OrphanReaper
 from core.integrations.agents.runner import SubprocessAgentRunner
 from core.integrations.git.workspace import GitWorkspace
 from core.integrations.git.worktrees import GitWorktrees
+from core.jobs.budget import Budget, TaskBudget
+from core.jobs.effort import EffortView
 from core.jobs.engine import StageEngine
 from core.jobs.gates import QG_CHECKS, GateCheck
 from core.jobs.loop import JobLoop, make_owner, owner_alive
 from core.lessons.journal import LessonJournal
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.ports import NotifierHub
 from core.queue_view import QueueService
+from core.settings.checks import validate
+from core.settings.reload import ConfigReloader
 from storage.cards import CardStore, CursorStore
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.instance import SqliteLeaseStore
 from storage.jobs import SqliteJobStore
 from storage.lessons import SqliteLessonStore
+from storage.runs import SqliteRunLedger
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
@@ -118,6 +125,9 @@ class Orch:
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
+    effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
+    pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
+    reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
 
 
 async def assemble(settings: Settings, clock: Clock) -> Orch:
@@ -151,10 +161,14 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     merge = (build_merge(settings, clock, db, pipeline, journal)
              if forge_configured(settings) else None)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps,
-                         merge.checks if merge else {})
+                         merge.checks if merge else {}, notifier)
     hub.subscribe(engine)
+    hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
     queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
     notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
+    effort = EffortView(SqliteRunLedger(db), clock)
+    queue.add_source(effort, name="effort", watches=("runs",))
+    notifier.add_card_note(effort.card_note)  # why the last run stopped; what runs cost
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
@@ -163,12 +177,16 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
                if tracker_configured(settings) else None)
     if tracker is not None:
         tell_the_chat(tracker, app, services)
-    ops = build_operations(settings, clock, db, calls, notifier, queue, tracker)
+    ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
+                           tracker)
     orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
                 journal, deps, engine, loop, tracker, Supervisor(), ops,
                 _lease(settings, clock, db, loop.owner))
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
+    orch.effort = effort
+    if settings.config_path:
+        orch.reloader = _reloader(settings, pipeline, engine, loop, notifier)
     return orch
 
 
@@ -189,20 +207,41 @@ def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskS
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
           journal: LessonJournal, deps: DependencyService,
-          forge_checks: dict[str, GateCheck]) -> tuple[StageEngine, JobLoop]:
+          forge_checks: dict[str, GateCheck], notifier: TelegramNotifier,
+          ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
+    budget = TaskBudget(SqliteRunLedger(db), Budget(settings.budget_tokens, settings.budget_cost))
     engine = StageEngine(pipeline, jobs, settings, clock, lessons=journal,
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent,
-                         checks={**QG_CHECKS, **forge_checks})
+                         checks={**QG_CHECKS, **forge_checks}, budget=budget)
     worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
     runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
                                    env_names=settings.agent_env, ledger=jobs)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
                    worktrees=worktrees, settings=settings, clock=clock, deps=deps,
-                   owner=make_owner(), reaper=OrphanReaper(jobs))
+                   owner=make_owner(), reaper=OrphanReaper(jobs),
+                   on_run_ended=notifier.refresh)
     return engine, loop
+
+
+def _reloader(settings: Settings, pipeline: PipelineService,
+              engine: StageEngine, loop: JobLoop, notifier: TelegramNotifier) -> ConfigReloader:
+    """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
+    def apply(new: Settings) -> None:
+        engine.reconfigure(new)
+        pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
+        loop.reconfigure(new)
+
+    return ConfigReloader(settings, apply=apply, validate=validate,
+                          alert=lambda text: notifier.alert(html.escape(text)))
+
+
+def _checked(reloader: ConfigReloader) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        reloader.check()
+    return step
 
 
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
@@ -260,9 +299,7 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await orch.notifier.resume()
     orch.supervisor.spawn(orch.notifier.run(), "notifier")
     await orch.app.start()
-    if orch.settings.jobs_enabled:
-        orch.supervisor.spawn(orch.loop.run(orch.settings.job_poll_interval_s), "jobs")
-    _start_tracker(orch)
+    _pace(orch)
     if orch.merge is not None and orch.settings.jobs_enabled:
         orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
                               "merge-gate")
@@ -272,11 +309,12 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
 
 async def _stop(orch: Orch) -> None:
     assert orch.app.updater is not None
-    if orch.tracker:
-        orch.tracker.cancel_ticks()  # a hanging tracker must not hold the shutdown
+    for pacer in orch.pacers:
+        pacer.stop()  # a step hanging on a peer (the tracker) must not hold the shutdown
     await orch.app.updater.stop()
-    await orch.app.stop()
+    await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
+    await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
 
 
 async def _close(orch: Orch) -> None:
@@ -319,14 +357,26 @@ async def _check_keys(orch: Orch) -> None:
                                                     orch.tracker.name)
 
 
-def _start_tracker(orch: Orch) -> None:
-    """The reconcile tick on PTB's JobQueue; hints and write-backs in an owned task."""
-    if orch.tracker is None:
-        return
-    orch.supervisor.spawn(orch.tracker.reconciler.run(), f"{orch.tracker.name}-sync")
-    if orch.settings.reconcile_interval_s > 0:
-        schedule_reconcile(orch.app, orch.tracker, orch.settings.reconcile_interval_s,
-                           on_tick=orch.ops.metrics.observe_tick if orch.ops else None)
+def _pace(orch: Orch) -> None:
+    """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
+    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    scheduler = scheduler_of(orch.app)
+    settings = orch.settings
+    if settings.jobs_enabled:
+        jobs = Pacer(scheduler, orch.loop.tick, name="jobs",
+                     interval_s=settings.job_poll_interval_s, first=orch.loop.start)
+        orch.engine.wake = orch.loop.wake = jobs.poke
+        orch.pacers.append(jobs)
+        jobs.start()
+    if orch.reloader is not None:
+        reload = Pacer(scheduler, _checked(orch.reloader), name="config-reload",
+                       interval_s=orch.reloader.interval_s)
+        orch.pacers.append(reload)
+        reload.start()
+    if orch.tracker is not None:
+        on_tick = orch.ops.metrics.observe_tick if orch.ops else None
+        orch.pacers += pace_tracker(orch.tracker, scheduler, settings.reconcile_interval_s,
+                                    on_tick=on_tick)
 
 
 @asynccontextmanager
@@ -341,7 +391,7 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
               *(orch.ops.routes() if orch.ops else ()),
               *(orch.merge.routes() if orch.merge else ())]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
-                         extra_routes=routes)
+                         extra_routes=routes, runs=orch.effort)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,
                           host=settings.http_host) as url:
         orch.http_url = url

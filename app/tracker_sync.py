@@ -1,19 +1,17 @@
 """The tracker sync as the running process holds it: built from the configured tracker's
-kind (app/trackers.py), ticked by PTB's JobQueue, its loop owned by the runtime's
-supervisor, its webhook route served by the HTTP app. `orch run`, the demo and the
+kind (app/trackers.py), paced on the one scheduler (PTB's JobQueue), its webhook route
+served by the HTTP app. `orch run`, the demo and the
 end-to-end tests all build it here."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute
-from telegram.ext import Application, CallbackContext, Job
+from telegram.ext import Application
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
@@ -22,8 +20,9 @@ from bot.handlers.sync import confirm_markup
 from bot.handlers.sync import handlers as sync_buttons
 from core.clock import Clock
 from core.config import Settings
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
-from core.ports import DeliveryLog, DependencySink, NotifierHub
+from core.ports import DeliveryLog, DependencySink, NotifierHub, Scheduler
 from core.queue_view import QueueService
 from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
@@ -52,9 +51,7 @@ class TrackerSync:
     reconciler: Reconciler
     deliveries: DeliveryLog
     clock: Clock
-    # reconcile ticks in flight: PTB shields a job and waits for it on stop, so a tick
-    # hanging on the tracker would hold a shutdown for as long as the tracker hangs
-    ticks: set[asyncio.Task[Any]] = field(default_factory=set)
+    pacers: list[Pacer] = field(default_factory=list)  # set by pace_tracker
 
     def routes(self) -> list[BaseRoute]:
         """The HTTP app's `extra_routes`: POST /hooks/<tracker name>."""
@@ -62,9 +59,10 @@ class TrackerSync:
                                       self.deliveries, self.clock, tracker=self.name)]
 
     def cancel_ticks(self) -> None:
-        """Stop the reconcile ticks in flight (at shutdown: nothing waits on the tracker)."""
-        for tick in list(self.ticks):
-            tick.cancel()
+        """Stop the steps in flight and pace no more: PTB shields a job and waits for it
+        on stop, so a tick hanging on the tracker would otherwise hold a shutdown."""
+        for pacer in self.pacers:
+            pacer.stop()
 
     async def aclose(self) -> None:
         await self.connection.close()
@@ -106,6 +104,7 @@ def build_tracker_sync(
     return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
 
+
 def tell_the_chat(sync: TrackerSync, app: Application[Any, Any, Any, Any, Any, Any],
                   services: Services) -> None:
     """The sync in the group: missing marks on cards, one alert with a Confirm button
@@ -128,25 +127,22 @@ def pause_alert_text(pause: Pause, tracker: str) -> str:
             f"cancelled. If orch lost access, fix the key first: nothing that answers is "
             f"touched.")
 
-
-def schedule_reconcile(app: Application[Any, Any, Any, Any, Any, Any], sync: TrackerSync,
-                       interval_s: float, *, first_s: float = 1.0,
-                       on_tick: Callable[[TickReport], None] | None = None) -> Job[Any]:
-    """Tick every `interval_s` on PTB's JobQueue; a tick never overlaps the last one.
-    `on_tick` hears each tick's report (the metrics' tick durations)."""
-    if app.job_queue is None:
-        raise RuntimeError("PTB's JobQueue is missing: install python-telegram-bot[job-queue]")
-
-    async def reconcile(_: CallbackContext[Any, Any, Any, Any]) -> None:
-        # never raises; its report is in /queue. Cancelled only by a stop (cancel_ticks).
-        tick = asyncio.ensure_future(sync.reconciler.tick())
-        sync.ticks.add(tick)
-        tick.add_done_callback(sync.ticks.discard)
-        with contextlib.suppress(asyncio.CancelledError):
-            report = await tick
+def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float, *,
+                 on_tick: Callable[[TickReport], None] | None = None) -> list[Pacer]:
+    """The sync's background work on the one scheduler: prompt work (webhook hints and
+    write-backs) whenever there is some, and a reconcile tick every `interval_s` (none
+    when 0: webhooks and full resyncs only). A tick never raises; its report is in
+    /queue, and `on_tick` hears it (the metrics' tick durations)."""
+    work = Pacer(scheduler, sync.reconciler.work_off, name=f"{sync.name}-work")
+    sync.reconciler.wake = work.poke
+    sync.pacers.append(work)
+    if interval_s > 0:
+        async def tick() -> None:
+            report = await sync.reconciler.tick()
             if on_tick is not None:
                 on_tick(report)
 
-    return app.job_queue.run_repeating(
-        reconcile, interval=interval_s, first=first_s, name=JOB_NAME,
-        job_kwargs={"max_instances": 1, "coalesce": True})
+        sync.pacers.append(Pacer(scheduler, tick, name=JOB_NAME, interval_s=interval_s))
+    for pacer in sync.pacers:
+        pacer.start()
+    return sync.pacers

@@ -1,4 +1,5 @@
--- Seed data and the naive claim of bench_claim.py (the real claim is storage's).
+-- Seed data, the floor, the naive claim and the phase preparation of bench_claim.py
+-- (the real claim is storage's).
 
 -- name: insert_task
 INSERT INTO tasks (id, key, repo, title, stage, created_at, updated_at, stage_entered_at)
@@ -10,6 +11,10 @@ VALUES (?, 'development', 'developer', ?, ?, 1, ?, ?)
 
 -- name: insert_dep
 INSERT OR IGNORE INTO task_deps (task_id, depends_on, source, created_at) VALUES (?, ?, 'local', ?)
+
+-- name: floor
+-- The trivial write a claim cannot beat: one UPDATE ... RETURNING of one row.
+UPDATE jobs SET updated_at = ? WHERE id = ? RETURNING id
 
 -- name: naive_queued
 SELECT j.id, j.task_id, j.repo, j.stage, t.stage AS task_stage
@@ -31,6 +36,21 @@ RETURNING attempts
 -- name: naive_open_run
 INSERT INTO runs (job_id, task_id, stage, attempt, status, owner, started_at, updated_at)
 VALUES (?, ?, 'development', ?, 'pending', ?, ?, ?)
+
+-- name: next_ready
+SELECT j.id, j.task_id FROM jobs j INDEXED BY jobs_ready
+WHERE j.status = 'queued' AND j.unmet_deps = 0 AND j.not_before <= ?
+ORDER BY j.not_before, j.id LIMIT 1
+
+-- name: job_done
+UPDATE jobs SET status = 'succeeded', attempts = attempts + 1, updated_at = ? WHERE id = ?
+
+-- name: task_done
+UPDATE tasks SET stage = 'done', version = version + 1, updated_at = ? WHERE id = ?
+
+-- name: back_off_ready
+-- Every runnable job fails transiently and waits: nothing is left to claim.
+UPDATE jobs SET not_before = ? WHERE status = 'queued' AND unmet_deps = 0
 
 -- name: checkpoint
 PRAGMA wal_checkpoint(TRUNCATE)

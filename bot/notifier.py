@@ -278,7 +278,7 @@ class TelegramNotifier:
                 continue
             if line:
                 lines.append(line)
-        return " · ".join(lines) or None
+        return "\n".join(lines) or None  # one line per capability
 
     async def _put_card(self, card: Card | None, text: str,
                         markup: InlineKeyboardMarkup | None) -> int | None:

@@ -65,8 +65,10 @@ def card(task: Task, pipeline: Pipeline, now: datetime, waits: str | None = None
         lines.append(f"<i>cancelled: {esc(clip(task.reason, REASON_LIMIT))}</i>")
     elif task.reason:
         lines.append(f"<i>{esc(clip(task.reason, REASON_LIMIT))}</i>")
-    if waits:
-        lines.append(f"⏳ {esc(clip(waits, REASON_LIMIT))}")
+    for note in (waits or "").splitlines():
+        # a note that brings its own symbol keeps it; the others say what the task waits for
+        mark = "" if note[:1] and not note[:1].isalnum() else "⏳ "
+        lines.append(f"{mark}{esc(clip(note, REASON_LIMIT))}")
     return "\n".join(lines)
 
 

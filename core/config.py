@@ -52,7 +52,7 @@ TELEGRAM, STORAGE, HTTP, PLANE, GITEA, WORK, LESSONS, PROCESS = (
 AGENT_RUN_VARIABLES = frozenset({
     "ORCH_TASK_KEY", "ORCH_TASK_TITLE", "ORCH_TASK_DESCRIPTION", "ORCH_REPO", "ORCH_BRANCH",
     "ORCH_STAGE", "ORCH_ROLE", "ORCH_ATTEMPT", "ORCH_RUN_ID", "ORCH_PROMPT_FILE",
-    "ORCH_RESULT_FILE", "ORCH_WORKTREE", "ORCH_MERGE_SHA",
+    "ORCH_RESULT_FILE", "ORCH_WORKTREE", "ORCH_MERGE_SHA", "ORCH_HEARTBEAT_FILE",
 })
 
 
@@ -208,6 +208,12 @@ class Settings:
     # repository under repos_dir, which is what the sandbox uses
     repo_remotes: Mapping[str, str] = field(default_factory=dict)
     job_poll_interval_s: float = 5.0
+    # ORCH_CONFIG [concurrency.stages] / [concurrency.roles]: name → agent runs at once
+    stage_concurrency: Mapping[str, int] = field(default_factory=dict)
+    role_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # ORCH_CONFIG [budget]: a task whose runs spent more is blocked
+    budget_tokens: int | None = None
+    budget_cost: float | None = None
     # Lessons
     lessons_enabled: bool = setting(
         "ORCH_LESSONS_ENABLED", True, BOOL, "the lessons journal", group=LESSONS)

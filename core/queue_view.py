@@ -160,10 +160,12 @@ class QueueService:
         return (await self.summary(fresh=True)).view
 
     async def why(self, task: Task) -> str | None:
-        """The one current reason the task waits (its card shows it), if any."""
+        """The one current reason the task waits, as its card shows it: explainers with a
+        `card_waits` (no figure that moves without a write, e.g. a place in line) are
+        asked that instead of `waits`."""
         if task.stage == BLOCKED:
             return None
-        return (await self._collect_waits([task])).get(task.id)
+        return (await self._collect_waits([task], card=True)).get(task.id)
 
     # --- internals -------------------------------------------------------------------
 
@@ -177,13 +179,14 @@ class QueueService:
         waits = await self._collect_waits(waiting)
         return PipelineDigest(counts, tuple(oldest), waits, getattr(waits, "until", None))
 
-    async def _collect_waits(self, tasks: Sequence[Task]) -> Reasons:
+    async def _collect_waits(self, tasks: Sequence[Task], *, card: bool = False) -> Reasons:
         found = Reasons()
         if not tasks:
             return found
         for explainer in self._explainers:
+            ask = getattr(explainer, "card_waits", explainer.waits) if card else explainer.waits
             try:
-                answer = await explainer.waits(tasks)
+                answer = await ask(tasks)
             except Exception:
                 log.exception("a wait explainer failed; /queue shows less")
                 continue

@@ -10,7 +10,10 @@ a one-line summary:
 2. Plane: items filed and moved by people in the tracker reach the group as cards;
 3. the pipeline at work: script agents develop, review, test and deploy in real git
    worktrees; a failing test gate rolls a task back and leaves a lesson; a dependency
-   is released once; the lesson is read with /lessons and closed with a button.
+   is released once; the lesson is read with /lessons and closed with a button;
+4. code lands: on a Gitea emulator with real git, two green tasks race for the merge
+   lease, the second is rebased onto the first's merge and re-tested, and a third that
+   is red on top of main is rolled back with a lesson; main is never broken.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from app.runtime import Orch, running
 from core.clock import ManualClock
 from core.pipeline.tasks import Actor
 from sandbox.demo_acts import agents_at_work, chat_morning, plane_act
+from sandbox.demo_merge import FORGE_REPO, TOKEN, merge_act, shop_forge
+from sandbox.gitea.emulator import GiteaEmulator
+from sandbox.gitea.server import serve_gitea
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import seed_team_project
 from sandbox.team import DEV, GROUP, LEAD, OUTSIDE, Team, sandbox_agents, sandbox_settings
@@ -54,15 +60,20 @@ async def run_demo(*, quiet: bool = False) -> int:
     plane = PlaneEmulator(clock, PLANE_KEY, "acme")
     seed_team_project(plane, PLANE_PROJECT, "Web app")
     with tempfile.TemporaryDirectory(prefix="orch-demo-") as folder:
-        async with emu.serve() as url, serve_emulator(plane) as plane_url:
+        forge = await shop_forge(Path(folder) / "forge", clock)
+        async with emu.serve() as url, serve_emulator(plane) as plane_url, \
+                serve_gitea(forge) as gitea_url:
+            forge.base_url = "https://git.example.com"  # the links the cards show
             settings = sandbox_settings(
                 url, Path(folder) / "orch.db", repos_dir=str(Path(folder) / "repos"),
                 agents=sandbox_agents(), plane_api_url=plane_url, plane_api_token=PLANE_KEY,
                 plane_workspace_slug="acme", reconcile_interval_s=0.0,
+                gitea_url=gitea_url, gitea_token=TOKEN,
+                repo_remotes={"shop": forge.clone_url(FORGE_REPO)},
                 # one agent at a time: the morning reads the same on every run
                 max_concurrency=1)
             async with running(settings, clock, poll_timeout=1) as orch:
-                checks, transcript = await _play(orch, emu, plane, clock)
+                checks, transcript = await _play(orch, emu, plane, clock, forge)
     if not quiet:
         print(transcript.render())
         print(f"\nNext: to run orch for your own team, follow {GETTING_STARTED}")
@@ -74,10 +85,11 @@ async def run_demo(*, quiet: bool = False) -> int:
 
 
 async def _play(orch: Orch, emu: TelegramEmulator, plane: PlaneEmulator,
-                clock: ManualClock) -> tuple[list[bool], Transcript]:
+                clock: ManualClock, forge: GiteaEmulator) -> tuple[list[bool], Transcript]:
     team = Team(emu, orch, clock, dict(NAMES))
     transcript = Transcript(clock, dict(NAMES), lambda: emu.chat_history(GROUP))
     checks = await chat_morning(team, transcript, AGENT)
     checks += await plane_act(team, transcript, plane, PLANE_PROJECT)
     checks += await agents_at_work(team, transcript)
+    checks += await merge_act(team, transcript, forge)
     return checks, transcript

@@ -30,9 +30,10 @@ AGENTS_DIR = Path(__file__).parent / "agents"
 
 
 def sandbox_agents() -> dict[str, AgentCommand]:
-    """The script agents shipped in sandbox/agents, one per role, runnable anywhere."""
+    """The script agents shipped in sandbox/agents, one per role, runnable anywhere. No
+    stall timeout: the sandbox's clock jumps by minutes while a script may be starting."""
     return {role: AgentCommand((sys.executable, str(AGENTS_DIR / f"{role}.py"),
-                                "{prompt_file}"), timeout_s=60.0)
+                                "{prompt_file}"), timeout_s=60.0, stall_timeout_s=0)
             for role in ("developer", "reviewer", "tester", "deployer")}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from core.jobs.agents import AgentProcess
 from core.jobs.model import (
     Claim,
     ClaimLimits,
+    Effort,
     Failure,
     Job,
     JobConflict,
@@ -31,6 +33,7 @@ from core.jobs.model import (
     Swept,
 )
 from core.pipeline.stages import Stage
+from storage.claim import ClaimRequest
 from storage.database import Database, IntegrityViolation, Tx
 from storage.queries import queries
 
@@ -40,7 +43,7 @@ LINE_HEAD = 500  # places further down the claim line are not numbered
 
 
 class SqliteJobStore:
-    """Jobs and runs in SQLite. The claim is one statement; its run opens in the same
+    """Jobs and runs in SQLite. The claim (storage/claim.py) opens its run in the same
     transaction, so a claimed job always has an open run to sweep after a crash."""
 
     def __init__(self, db: Database) -> None:
@@ -102,19 +105,11 @@ class SqliteJobStore:
     # --- RunStore ---------------------------------------------------------------------
 
     async def claim(self, owner: str, at: datetime, limits: ClaimLimits) -> Claim | None:
-        params = {
-            "owner": owner,
-            "at": utc_iso(at),
-            "max_running": limits.max_running,
-            "per_repo": limits.per_repo,
-            "deps_enabled": int(limits.deps_enabled),
-        }
-        async with self._db.transaction() as tx:
-            row = await tx.fetch_one(Q["claim_job"], params)
-            if row is None:
-                return None
-            job = job_from_row(row)
-            return Claim(job, await _open_run(tx, job, owner, at))
+        found = await self._db.call(ClaimRequest(owner, utc_iso(at), limits))
+        if found is None:
+            return None
+        job, run = found
+        return Claim(job_from_row(job), run_from_row(run))
 
     async def mark_running(self, run_id: int, at: datetime) -> None:
         async with self._db.transaction() as tx:
@@ -200,22 +195,6 @@ class SqliteJobStore:
         return [_running(row) for row in await self._db.fetch_all(Q["running_jobs"])]
 
 
-async def _open_run(tx: Tx, job: Job, owner: str, at: datetime) -> Run:
-    row = await tx.fetch_one(
-        Q["insert_run"],
-        {
-            "job_id": job.id,
-            "task_id": job.task_id,
-            "stage": job.stage,
-            "attempt": job.attempts,
-            "owner": owner,
-            "at": utc_iso(at),
-        },
-    )
-    assert row is not None
-    return run_from_row(row)
-
-
 async def _requeue(tx: Tx, row: sqlite3.Row, reason: str, at: datetime) -> Swept:
     params = {"id": row["job_id"], "reason": reason, "at": utc_iso(at)}
     requeued = await tx.fetch_one(Q["requeue_swept_job"], params)
@@ -225,13 +204,14 @@ async def _requeue(tx: Tx, row: sqlite3.Row, reason: str, at: datetime) -> Swept
 def _run_end(run_id: int, end: RunEnd, at: datetime) -> dict[str, Any]:
     return {
         "id": run_id,
-        "status": RunStatus.SUCCEEDED if end.succeeded else RunStatus.FAILED,
+        "status": end.status.value,
         "exit_code": end.exit_code,
         "duration_s": end.duration_s,
         "error": end.error,
         "log_path": end.log_path,
         "result": json.dumps(dict(end.result), default=str),
         "at": utc_iso(at),
+        **asdict(end.effort),
     }
 
 
@@ -294,6 +274,9 @@ def run_from_row(row: sqlite3.Row) -> Run:
         error=row["error"],
         log_path=row["log_path"],
         result=json.loads(row["result"]) if row["result"] else {},
+        role=row["role"],
+        effort=Effort(row["cpu_s"], row["tokens_in"], row["tokens_out"], row["cost"],
+                      row["model"]),
     )
 
 

@@ -1,4 +1,4 @@
-"""SQLite adapter of core's SyncStore: followed Plane items and per-project positions."""
+"""SQLite adapter of core's SyncStore: followed tracker items and per-project positions."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ async def main(root: Path, url: str, task_id: int) -> None:
     tasks = SqliteTaskStore(db)
     gate = MergeGate(
         GiteaForge(http), GitBranches(workspace, worktrees),
-        CommandRetester([sys.executable, "run_tests.py"], timeout_s=60),
+        CommandRetester([sys.executable, "-B", "run_tests.py"], timeout_s=60),
         SqliteMergeLeaseStore(db), SqliteMergeRecords(db),
         PipelineService(tasks, PIPELINE, clock, RecordingNotifier()), clock,
         GateConfig({"api": FORGE_REPO}, status_context=CONTEXT, owner="child"))

@@ -74,7 +74,7 @@ class MergeRig:
         self.git = GitBranches(self.workspace, self.worktrees)
         self.leases = SqliteMergeLeaseStore(self.db)
         self.records = SqliteMergeRecords(self.db)
-        self.retester: Retester = CommandRetester([sys.executable, "run_tests.py"],
+        self.retester: Retester = CommandRetester([sys.executable, "-B", "run_tests.py"],
                                                   timeout_s=60)
 
     def gate(self, **config: Any) -> MergeGate:

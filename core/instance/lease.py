@@ -84,11 +84,18 @@ class InstanceLease:
             raise LeaseHeld(self._db_path, taken or current or me)
 
     async def keep(self) -> None:
-        """Heartbeat until cancelled; raises LeaseLost if another orch took the lease."""
+        """Heartbeat until cancelled; raises LeaseLost if another orch took the lease.
+        A beat the database fails (busy, say) is tried again at the next one: only a
+        lease held by someone else ends this orch."""
         while True:
             await self._clock.sleep(self._every)
             now = self._clock.now()
-            if not await self._store.renew(self.holder, now, now + self._ttl):
+            try:
+                renewed = await self._store.renew(self.holder, now, now + self._ttl)
+            except OrchError as exc:
+                log.warning("could not renew the database lease (%s); trying again", exc)
+                continue
+            if not renewed:
                 holder = await self._store.current()
                 raise LeaseLost("another orch took over the database"
                                 + (f" ({holder.describe()})" if holder else ""))

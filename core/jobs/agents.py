@@ -22,7 +22,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.jobs.watch import RunControl
+
 RESULT_FILE_ENV = "ORCH_RESULT_FILE"
+HEARTBEAT_FILE_ENV = "ORCH_HEARTBEAT_FILE"
 APPROVE = "APPROVE"
 REQUEST_CHANGES = "REQUEST_CHANGES"
 VERDICTS = frozenset({APPROVE, REQUEST_CHANGES})
@@ -38,6 +41,7 @@ class RunOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TRANSIENT = "transient"  # timed out or asked for a retry: try again within the budget
+    CANCELLED = "cancelled"  # orch stopped it: its task left the stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ class AgentRequest:
     log_path: Path
     prompt: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # shared with orch while the run lasts: activity seen, and a request to stop
+    control: RunControl | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class AgentResult:
     log_path: Path
     structured: Mapping[str, Any] = field(default_factory=dict)
     timed_out: bool = False
+    cpu_s: float | None = None  # the agent's processes, as last sampled
 
     @property
     def verdict(self) -> str | None:

@@ -33,6 +33,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.errors import DomainError, StaleVersion
 from core.jobs.agents import AgentResult, RunOutcome
+from core.jobs.budget import TaskBudget
 from core.jobs.gates import (
     QG_CHECKS,
     WAITING_GATES,
@@ -45,6 +46,7 @@ from core.jobs.gates import (
 )
 from core.jobs.model import (
     Claim,
+    Effort,
     Failure,
     Job,
     JobConflict,
@@ -56,7 +58,7 @@ from core.jobs.model import (
     RunEnd,
 )
 from core.pipeline.service import PipelineService
-from core.pipeline.stages import QUEUED, StageSpec
+from core.pipeline.stages import BLOCKED, QUEUED, StageSpec
 from core.pipeline.tasks import ENGINE, Actor, ChangeKind, Task, TaskEvent
 from core.ports import JobStore, LessonsFeed
 
@@ -103,6 +105,7 @@ class StageEngine:
         on_retries_spent: RetriesSpentHook | None = None,
         checks: Mapping[str, GateCheck] = QG_CHECKS,
         retry_policy: RetryPolicy | None = None,
+        budget: TaskBudget | None = None,
     ) -> None:
         validate_gates(pipeline.stages, checks)
         self._pipeline = pipeline
@@ -115,22 +118,31 @@ class StageEngine:
         self._on_retries_spent = on_retries_spent
         self._checks = checks
         self._retry = retry_policy or RetryPolicy()
+        self._budget = budget
         self._pending: dict[int, None] = {}
         self._locks = _KeyedLocks()
-        self.wakeup = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: there is news
         self.errors = 0
+
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration (same stages; roles, gates, agents may differ): the
+        next enqueue and the next gate check use it. Unknown gates raise, as at start."""
+        validate_gates(settings.pipeline, self._checks)
+        self._settings = settings
+        self._flow = settings.pipeline
+        self.wake()
 
     # --- hearing about changes ---------------------------------------------------------
 
     def publish(self, event: TaskEvent, task: Task) -> None:
         """Notifier port: note the task for the next `drain()`; never raises."""
         self._pending[task.id] = None
-        self.wakeup.set()
+        self.wake()
 
     def touch(self, task_id: int) -> None:
         """Note a task for the next `drain()` without an event (e.g. its job was swept)."""
         self._pending[task_id] = None
-        self.wakeup.set()
+        self.wake()
 
     @property
     def pending(self) -> int:
@@ -144,8 +156,6 @@ class StageEngine:
             del self._pending[task_id]
             await self._sync_safely(task_id)
             done += 1
-        if not self._pending:
-            self.wakeup.clear()
         return done
 
     async def sync_all(self) -> None:
@@ -164,6 +174,8 @@ class StageEngine:
             error=result.error,
             log_path=str(result.log_path),
             result=result.structured,
+            cancelled=result.outcome is RunOutcome.CANCELLED,
+            effort=Effort.reported(result.structured, result.cpu_s),
         )
         await self._record(claim, end, self._settlement(claim.job, result))
 
@@ -177,12 +189,27 @@ class StageEngine:
         if not await self._jobs.finish(claim.run.id, claim.job.id, end, update, now):
             log.warning("run %s was closed meanwhile; its outcome is dropped", claim.run.id)
             return
+        if self._budget is not None:
+            await self._block_if_over_budget(claim.job.task_id)
         await self._sync_safely(claim.job.task_id)
+
+    async def _block_if_over_budget(self, task_id: int) -> None:
+        assert self._budget is not None
+        try:
+            reason = await self._budget.over(task_id)
+            task = await self._pipeline.get(task_id)
+        except Exception:
+            log.warning("budget check failed for task #%s", task_id, exc_info=True)
+            return
+        if reason is not None and task.stage in self._flow.active and task.stage != BLOCKED:
+            await self._block(task, reason, failed=False)
 
     def _settlement(self, job: Job, result: AgentResult) -> JobUpdate:
         if result.outcome is RunOutcome.SUCCEEDED:
             return JobUpdate(JobStatus.SUCCEEDED)
         error = headline(result.error) or f"the {job.role} failed"
+        if result.outcome is RunOutcome.CANCELLED:
+            return JobUpdate(JobStatus.CANCELLED, last_error=f"stopped: {error}")
         if result.outcome is RunOutcome.FAILED:
             return JobUpdate(JobStatus.FAILED, last_error=error, failure=Failure.PERMANENT)
         tries, most = job.transient_attempts + 1, self._settings.transient_max_attempts
@@ -380,3 +407,7 @@ class _KeyedLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+def _nothing() -> None:
+    """No one to tell (tests step the engine themselves)."""

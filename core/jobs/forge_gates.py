@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from core.jobs.gates import FORGE_GATES, GateCheck, GateContext, GateOutcome, Waiting
 from core.merge.records import MergeState
 from core.ports import Forge, MergeRecords, PullRequest, StatusState
@@ -23,22 +25,35 @@ WAITS = StatusState.PENDING
 class ForgeGates:
     """The checks of FORGE_GATES over one forge and the merge records."""
 
-    def __init__(self, forge: Forge, records: MergeRecords) -> None:
+    def __init__(self, forge: Forge, records: MergeRecords,
+                 forge_repos: Mapping[str, str] | None = None) -> None:
         self._forge = forge
         self._records = records
+        self._repos = forge_repos  # None: every repo is on the forge
         self._unmergeable_seen: set[tuple[int, str]] = set()
 
     def checks(self) -> dict[str, GateCheck]:
         return {"merged": self.merged, "ci_green": self.ci_green,
                 "branch_mergeable": self.branch_mergeable}
 
+    def _local(self, ctx: GateContext) -> GateOutcome | None:
+        if self._repos is None or ctx.task.repo in self._repos:
+            return None
+        return GateOutcome(True, f"{ctx.task.repo} is a local repository: nothing to merge")
+
     async def merged(self, ctx: GateContext) -> GateOutcome:
+        if local := self._local(ctx):
+            return local
         record = await self._records.get(ctx.task.id)
         if record is not None and record.state is MergeState.MERGED:
-            return GateOutcome(True, f"merged as {(record.merged_sha or '')[:12]}")
+            link = f" {record.pr_url}" if record.pr_url else ""
+            # the reason of the advance: cards and the tracker write-back carry the link
+            return GateOutcome(True, f"PR #{record.pr_number} merged{link}")
         return Waiting("waits for the merge gate")
 
     async def ci_green(self, ctx: GateContext) -> GateOutcome:
+        if local := self._local(ctx):
+            return local
         pr = await self._pr(ctx)
         if pr is None:
             return Waiting("the task has no pull request yet")
@@ -54,6 +69,8 @@ class ForgeGates:
         return GateOutcome(False, f"CI {combined.state.value} on {sha[:12]}: {failing}")
 
     async def branch_mergeable(self, ctx: GateContext) -> GateOutcome:
+        if local := self._local(ctx):
+            return local
         pr = await self._pr(ctx)
         if pr is None:
             return Waiting("the task has no pull request yet")

@@ -35,6 +35,7 @@ from core.errors import OrchError
 from core.jobs.agents import AgentRequest, AgentResult, RunOutcome, build_prompt
 from core.jobs.engine import StageEngine
 from core.jobs.model import RESTARTED, Claim, ClaimLimits
+from core.jobs.watch import RunControl, RunWatch
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Task
 from core.ports import AgentRunner, Reaper, RunStore, Worktrees
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JobLoopTick:
+    stalled: int = 0
     swept: int = 0
     released: int = 0
     synced: int = 0
@@ -51,7 +53,8 @@ class JobLoopTick:
 
     @property
     def quiet(self) -> bool:
-        return not (self.swept or self.released or self.synced or self.claimed)
+        return not (self.stalled or self.swept or self.released or self.synced
+                    or self.claimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ def owner_alive(owner: str) -> bool:
 
 
 class JobLoop:
-    """Claims and runs jobs; owned by the runtime (`run()`), or stepped by tests."""
+    """Claims and runs jobs; paced by the runtime (core.pacer.Pacer: `start` once, then
+    `tick` every poll interval and whenever `wake` is called), or stepped by tests."""
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class JobLoop:
         is_alive: Callable[[str], bool] = owner_alive,
         sweep_interval_s: float = 300.0,
         reaper: Reaper | None = None,
+        on_run_ended: Callable[[int], None] | None = None,
     ) -> None:
         self._runs = runs
         self._engine = engine
@@ -118,16 +123,20 @@ class JobLoop:
         self._next_sweep = clock.now()
         self._running: dict[int, asyncio.Task[None]] = {}
         self._settling: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: tick again soon
+        self._on_run_ended = on_run_ended
+        self.watch = RunWatch(clock, self._stall_timeout)  # subscribe it to the hub
         self.errors = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._running)
 
-    def poke(self) -> None:
-        """Make `run()` tick now rather than at the end of its interval."""
-        self._wake.set()
+    def reconfigure(self, settings: Settings) -> None:
+        """A reloaded configuration: the next claim, run and stall check use it; runs in
+        flight go on as they started."""
+        self._settings = settings
+        self.wake()
 
     async def start(self) -> None:
         """At start-up: sweep what a dead process left, then let the engine catch up."""
@@ -136,9 +145,9 @@ class JobLoop:
 
     async def tick(self) -> JobLoopTick:
         """One round; never raises. Jobs it starts keep running after it returns."""
-        self._wake.clear()
         report = JobLoopTick()
         report.swept = await self._guard("sweep", self._sweep_if_due) or 0
+        report.stalled = self.watch.check_stalls()
         report.released = await self._guard("release", self._release) or 0
         report.synced = await self._guard("engine", self._engine.drain) or 0
         report.claimed = await self._guard("claim", self._claim_all) or 0
@@ -161,16 +170,6 @@ class JobLoop:
         while self._running or self._settling:
             await asyncio.gather(*self._running.values(), *self._settling,
                                  return_exceptions=True)
-
-    async def run(self, interval_s: float = 5.0) -> None:
-        """Tick forever, early when the engine or a finished job has news."""
-        await self.start()
-        try:
-            while True:
-                await self.tick()
-                await self._idle(interval_s)
-        finally:
-            await self.stop()
 
     async def stop(self) -> None:
         """Cancel running jobs (their runs stay open for the next sweep), wait for every
@@ -221,7 +220,12 @@ class JobLoop:
 
     def _limits(self) -> ClaimLimits:
         s = self._settings
-        return ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled)
+        return ClaimLimits(s.max_concurrency, s.per_repo_concurrency, s.task_deps_enabled,
+                           per_stage=s.stage_concurrency, per_role=s.role_concurrency)
+
+    def _stall_timeout(self, role: str) -> float:
+        command = self._settings.agents.get(role)
+        return command.stall_timeout_s if command else 0.0
 
     async def _claim_all(self) -> int:
         started = 0
@@ -241,16 +245,20 @@ class JobLoop:
 
     def _ended(self, job_id: int) -> None:
         self._running.pop(job_id, None)
-        self._wake.set()
+        self.wake()
 
     async def _work(self, claim: Claim) -> None:
+        job = claim.job
+        control = self.watch.register(job.task_id, job.stage, job.role)
         try:
-            outcome = await self._execute(claim)
+            outcome = await self._execute(claim, control)
         except asyncio.CancelledError:
             raise  # stopped mid-run: the run stays open, as after a crash
         except Exception as exc:
             log.exception("job %s failed inside orch", claim.job.id)
             outcome = self._orch_failure(claim, f"orch failed to run the job: {exc}")
+        finally:
+            self.watch.release(job.task_id, control)
         settle = asyncio.get_running_loop().create_task(self._settle(claim, outcome))
         self._settling.add(settle)
         settle.add_done_callback(self._settling.discard)
@@ -265,35 +273,44 @@ class JobLoop:
         except Exception:
             self.errors += 1
             log.exception("could not record the outcome of run %s", claim.run.id)
+        if self._on_run_ended is not None:
+            self._on_run_ended(claim.job.task_id)
 
-    async def _execute(self, claim: Claim) -> AgentResult | _Unrunnable:
+    async def _execute(self, claim: Claim, control: RunControl) -> AgentResult | _Unrunnable:
         job = claim.job
         command = self._settings.agents.get(job.role)
         if command is None:
             return _Unrunnable(f"no agent is configured for the {job.role} role "
                                f"(add agents.{job.role})")
         task = await self._pipeline.get(job.task_id)
+        if self.watch.follow(task, job.stage, control):  # it moved between claim and start
+            return AgentResult(RunOutcome.CANCELLED, None, 0.0, control.reason,
+                               self._log_path(claim.run.id))
         try:
             worktree = await self._worktrees.prepare(task)
         except (OrchError, OSError) as exc:
             return self._orch_failure(claim, f"could not prepare the worktree: {exc}",
                                       transient=True)
         await self._runs.mark_running(claim.run.id, self._clock.now())
-        return await self._runner.run(self._request(claim, task, worktree), command)
+        control.touch()  # the stall clock starts with the agent, not with the claim
+        return await self._runner.run(self._request(claim, task, worktree, control), command)
 
-    def _request(self, claim: Claim, task: Task, worktree: Path) -> AgentRequest:
+    def _request(self, claim: Claim, task: Task, worktree: Path, control: RunControl
+                 ) -> AgentRequest:
         job, run = claim.job, claim.run
+        # a retry after a transient failure is told why the last try ended (a stall, ...)
+        retried = job.last_error if job.transient_attempts else None
         prompt = build_prompt(
             task_key=task.key, title=task.title, description=task.description,
             stage=job.stage, role=job.role, attempt=run.attempt, repo=task.repo,
-            branch=task.branch, failure_reason=job.context.rollback_reason,
+            branch=task.branch, failure_reason=job.context.rollback_reason or retried,
             lessons=job.context.lessons,
         )
         return AgentRequest(
             task_key=task.key, title=task.title, description=task.description,
             repo=task.repo, branch=task.branch, stage=job.stage, role=job.role,
             attempt=run.attempt, run_id=run.id, worktree=worktree,
-            log_path=self._log_path(run.id), prompt=prompt,
+            log_path=self._log_path(run.id), prompt=prompt, control=control,
         )
 
     def _log_path(self, run_id: int) -> Path:
@@ -304,15 +321,6 @@ class JobLoop:
         outcome = RunOutcome.TRANSIENT if transient else RunOutcome.FAILED
         return AgentResult(outcome, None, 0.0, error, self._log_path(claim.run.id))
 
-    async def _idle(self, interval_s: float) -> None:
-        waits = [
-            asyncio.ensure_future(self._wake.wait()),
-            asyncio.ensure_future(self._engine.wakeup.wait()),
-            asyncio.ensure_future(self._clock.sleep(interval_s)),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits:
-                waiter.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
+
+def _nothing() -> None:
+    """No one to tell (tests tick the loop themselves)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -48,6 +48,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by orch: its task left the stage
 
 
 OPEN_RUN = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
@@ -111,6 +112,8 @@ class Run:
     error: str | None = None
     log_path: str | None = None
     result: Mapping[str, Any] = field(default_factory=dict)
+    role: str | None = None
+    effort: Effort | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +137,63 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class ClaimLimits:
-    """What a claim must respect: global and per-repo running counts, the deps gate."""
+    """What a claim must respect: the running counts (global, per repo, per stage, per
+    role) and the dependency gate."""
 
     max_running: int
     per_repo: int | None = None
     deps_enabled: bool = True
+    per_stage: Mapping[str, int] = field(default_factory=dict)
+    per_role: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def partitioned(self) -> bool:
+        """True when some limit below the global one applies."""
+        return self.per_repo is not None or bool(self.per_stage) or bool(self.per_role)
+
+    def full(self, running: Sequence[tuple[str, str, str]]) -> tuple[set[str], set[str], set[str]]:
+        """The repos, stages and roles at their limit, given the running (repo, stage,
+        role) triples."""
+        repos: dict[str, int] = {}
+        stages: dict[str, int] = {}
+        roles: dict[str, int] = {}
+        for repo, stage, role in running:
+            repos[repo] = repos.get(repo, 0) + 1
+            stages[stage] = stages.get(stage, 0) + 1
+            roles[role] = roles.get(role, 0) + 1
+        per_repo = self.per_repo
+        return (
+            {r for r, n in repos.items() if per_repo is not None and n >= per_repo},
+            {s for s, most in self.per_stage.items() if stages.get(s, 0) >= most},
+            {r for r, most in self.per_role.items() if roles.get(r, 0) >= most},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Effort:
+    """What a run cost: CPU time as orch saw it, and what the agent reported in its
+    result (tokens_in, tokens_out, cost, model)."""
+
+    cpu_s: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    model: str | None = None
+
+    @classmethod
+    def reported(cls, result: Mapping[str, Any], cpu_s: float | None = None) -> Effort:
+        """From a result JSON; values of the wrong type or sign are ignored."""
+        def count(key: str) -> int | None:
+            value = result.get(key)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            return value if ok else None
+
+        cost = result.get("cost")
+        money = (float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool)
+                 and 0 <= cost < 1e9 else None)
+        model = result.get("model")
+        return cls(cpu_s, count("tokens_in"), count("tokens_out"), money,
+                   model[:100] if isinstance(model, str) and model else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +206,14 @@ class RunEnd:
     error: str | None = None
     log_path: str | None = None
     result: Mapping[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    effort: Effort = Effort()
+
+    @property
+    def status(self) -> RunStatus:
+        if self.cancelled:
+            return RunStatus.CANCELLED
+        return RunStatus.SUCCEEDED if self.succeeded else RunStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)

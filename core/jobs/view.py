@@ -62,13 +62,22 @@ class JobQueueView:
     # --- WaitExplainer ----------------------------------------------------------------
 
     async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]:
+        return await self._waits(tasks, numbered=True)
+
+    async def card_waits(self, tasks: Sequence[Task]) -> Mapping[int, str]:
+        """As `waits`, without the place in line: a card is edited only when what it
+        shows changes, and the line moves without anything written about the task."""
+        return await self._waits(tasks, numbered=False)
+
+    async def _waits(self, tasks: Sequence[Task], *, numbered: bool) -> Mapping[int, str]:
         now = self._clock.now()
         places = {p.task_id: p for p in await self._stats.places(
             [t.id for t in tasks], now, self._settings.task_deps_enabled)}
         found = Reasons()
         for task in tasks:
             place = places.get(task.id)
-            why = self._approval(task) if place is None else self._place_text(place, now)
+            why = (self._approval(task) if place is None
+                   else self._place_text(place, now, numbered))
             if why:
                 found[task.id] = why
             if place is not None and place.not_before > now and not place.running:
@@ -84,14 +93,14 @@ class JobQueueView:
             return "needs approval, but no approvers are set (ORCH_APPROVERS)"
         return "needs approval (approvers: " + ", ".join(map(str, approvers)) + ")"
 
-    def _place_text(self, place: LinePlace, now: datetime) -> str | None:
+    def _place_text(self, place: LinePlace, now: datetime, numbered: bool) -> str | None:
         if place.running or place.waits_for_deps:
             return None
         if place.not_before > now:
             most = self._settings.transient_max_attempts
             at = place.not_before.strftime("%H:%M")
             return f"retry at {at} ({place.transient_attempts + 1}/{most})"
-        return f"#{place.position} in line" if place.position else "in line"
+        return f"#{place.position} in line" if place.position and numbered else "in line"
 
     async def _counts(self) -> JobCounts:
         return await self._stats.counts(self._clock.now(), self._settings.task_deps_enabled)

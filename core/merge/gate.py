@@ -104,6 +104,10 @@ class MergeGate:
     def forge_repo(self, repo: str) -> str:
         return self.config.forge_repos.get(repo, repo)
 
+    def handles(self, repo: str) -> bool:
+        """A repo the forge knows; others (local repositories) have nothing to merge."""
+        return repo in self.config.forge_repos
+
     # --- leaving development: the branch goes to the forge, the PR opens -----------------
 
     async def publish(self, task: Task) -> MergeRecord:

@@ -50,6 +50,7 @@ class MergeWorker:
         self.on_waits_changed = on_waits_changed
         self._on_deploy_failed = on_deploy_failed
         self._to_publish: dict[int, None] = {}
+        self._changed: dict[int, None] = {}
         self._lessons: list[tuple[int, str]] = []
         self.outcomes: dict[int, Outcome] = {}
         self.wakeup = asyncio.Event()
@@ -62,7 +63,8 @@ class MergeWorker:
 
     def publish(self, event: TaskEvent, task: Task) -> None:
         """Notifier port: note what the next tick has to do; never raises."""
-        if event.from_stage == DEVELOPMENT and event.to_stage not in (DEVELOPMENT, BLOCKED):
+        if (event.from_stage == DEVELOPMENT and event.to_stage not in (DEVELOPMENT, BLOCKED)
+                and self.gate.handles(task.repo)):
             self._to_publish[task.id] = None
         if event.from_stage == "deploy" and event.kind in (ChangeKind.FAILED,
                                                            ChangeKind.ROLLED_BACK):
@@ -90,12 +92,19 @@ class MergeWorker:
         """Publish what left development, then run the gate once for every due task."""
         await self._publish_due()
         await self._record_lessons()
-        tasks = [t for t in await self._pipeline.open_tasks() if self.gated(t.stage)]
+        for lease in await self._leases.sweep(self._clock.now()):  # a dead holder's
+            log.warning("merge lease of %s on %s expired; released", lease.task_key, lease.repo)
+        tasks = [t for t in await self._pipeline.open_tasks()
+                 if self.gated(t.stage) and self.gate.handles(t.repo)]
         by_repo: dict[str, list[Task]] = defaultdict(list)
         for task in sorted(tasks, key=lambda t: (t.stage_entered_at, t.id)):
             by_repo[task.repo].append(task)
         results = await asyncio.gather(*(self._repo(ts) for ts in by_repo.values()))
         done = {task_id: outcome for found in results for task_id, outcome in found.items()}
+        for task_id in self._changed:
+            if self.on_waits_changed is not None:
+                self.on_waits_changed(task_id)  # after the tick: no lease is half-way
+        self._changed.clear()
         return done
 
     async def _repo(self, tasks: Iterable[Task]) -> dict[int, Outcome]:
@@ -116,9 +125,8 @@ class MergeWorker:
         self.outcomes[task.id] = outcome
         if outcome.step is Step.MERGED and self.on_merged is not None:
             self.on_merged(task.id)
-        if self.on_waits_changed is not None and (before is None or before.step
-                                                   != outcome.step):
-            self.on_waits_changed(task.id)
+        if before is None or before.step != outcome.step:
+            self._changed[task.id] = None
 
     async def _publish_due(self) -> None:
         while self._to_publish:
@@ -133,8 +141,8 @@ class MergeWorker:
                 self.errors += 1
                 log.exception("could not push %s or open its PR", task.key)
                 continue
-            if record.pr_url and self.on_waits_changed is not None:
-                self.on_waits_changed(task.id)
+            if record.pr_url:
+                self._changed[task.id] = None  # the card links the PR (after the tick)
 
     async def _record_lessons(self) -> None:
         hook, pending, self._lessons = self._on_deploy_failed, self._lessons, []
@@ -162,10 +170,7 @@ class MergeWorker:
         return found
 
     async def card_note(self, task: Task) -> str | None:
-        """The card's line: the wait, else the PR it lives in."""
-        wait = (await self.waits([task])).get(task.id)
-        if wait:
-            return wait
+        """The card's line: the PR the task lives in (its wait comes with /queue's why)."""
         record = await self._records.get(task.id)
         if record is None or record.pr_number is None:
             return None

@@ -4,15 +4,15 @@ One module per port family; each port has 1–6 methods. Composites (`Tracker`,
 `DependencyStore`, `SyncStore`) join two ports for the adapter that implements both.
 Port modules import only value types, and those only for type checking, so any module
 may import `core.ports` without a cycle. Real adapters live in storage/ (SQLite),
-core/integrations/ (Plane, git, agents) and bot/ (Telegram); fakes in tests/fakes/ pass
-the same contract suites (tests/contracts/).
+core/integrations/ (Plane, git, agents), app/ (the scheduler) and bot/ (Telegram); fakes
+in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract.py).
 
 | family  | ports                                                        |
 | ------- | ------------------------------------------------------------ |
 | clock   | Clock                                                        |
 | tasks   | TaskStore (+ TaskDraft, TaskChange, EventDraft, Applied)      |
 | notify  | Notifier (+ NotifierHub, the fan-out)                         |
-| jobs    | JobStore, RunStore, JobStats                                 |
+| jobs    | JobStore, RunStore, JobStats, RunLedger                      |
 | agents  | AgentRunner, Worktrees, ProcessLedger, OpenProcesses, Reaper |
 | lessons | LessonStore, LessonsFeed                                     |
 | instance| LeaseStore                                                   |
@@ -26,6 +26,7 @@ the same contract suites (tests/contracts/).
 |         | RevisionSource                                               |
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
 | merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
+| schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from core.ports.forge import (
     combine,
 )
 from core.ports.instance import LeaseStore
-from core.ports.jobs import JobStats, JobStore, RunStore
+from core.ports.jobs import JobStats, JobStore, RunLedger, RunStore
 from core.ports.lessons import LessonsFeed, LessonStore
 from core.ports.merge import (
     BranchGit,
@@ -68,6 +69,7 @@ from core.ports.queue import (
     RevisionSource,
     WaitExplainer,
 )
+from core.ports.schedule import Scheduler
 from core.ports.sync import (
     BudgetStore,
     DeliveryLog,
@@ -132,7 +134,9 @@ __all__ = [
     "Retest",
     "Retester",
     "RevisionSource",
+    "RunLedger",
     "RunStore",
+    "Scheduler",
     "StatesSource",
     "StatusState",
     "SyncCursors",

@@ -21,7 +21,11 @@ class AgentRunner(Protocol):
     Implementations never raise for the agent's own failures (a missing executable, a
     non-zero exit, a timeout, a malformed result file): those come back as an
     AgentResult. They always enforce `command.timeout_s`, and when the awaiting task is
-    cancelled they stop the agent's whole process tree before re-raising.
+    cancelled they stop the agent's whole process tree before re-raising. With a
+    `request.control`, they report activity to it (`touch()`: output, or the heartbeat
+    file named by ORCH_HEARTBEAT_FILE changing) and, when it asks to stop, stop the
+    process tree and return CANCELLED (or TRANSIENT when the stop is transient) with
+    its reason, never reading the result file.
     """
 
     async def run(self, request: AgentRequest, command: AgentCommand) -> AgentResult:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from core.jobs.effort import Costliest, EffortTotals
     from core.jobs.model import (
         Claim,
         ClaimLimits,
@@ -101,4 +102,27 @@ class JobStats(Protocol):
 
     async def running(self) -> Sequence[RunningJob]:
         """Running jobs with their run's attempt and start, oldest first."""
+        ...
+
+class RunLedger(Protocol):
+    """Runs as the effort view reads them (storage.runs.SqliteRunLedger)."""
+
+    async def task_totals(self, task_id: int) -> EffortTotals:
+        """Every finished run of the task, summed."""
+        ...
+
+    async def last_run(self, task_id: int) -> Run | None:
+        """The task's newest finished run."""
+        ...
+
+    async def totals_since(self, since: datetime) -> EffortTotals:
+        """Every run started at or after `since`."""
+        ...
+
+    async def costliest_running(self) -> Costliest | None:
+        """Of the tasks with a running job, the one whose runs cost most so far."""
+        ...
+
+    async def recent(self, limit: int) -> Sequence[Mapping[str, Any]]:
+        """The newest runs as plain rows, for /api/runs."""
         ...

@@ -45,7 +45,9 @@ class WaitExplainer(Protocol):
     """Says, for tasks that are waiting for something other than a person, what it is.
 
     Only the tasks /queue shows are asked. An answer may carry `until` (a datetime
-    attribute, see core.queue_view.Reasons): its reasons hold until then at most."""
+    attribute, see core.queue_view.Reasons): its reasons hold until then at most. An
+    explainer may also offer `card_waits(tasks)` for cards: the same reasons without any
+    figure that moves while nothing about the task is written (a place in line)."""
 
     async def waits(self, tasks: Sequence[Task]) -> Mapping[int, str]:
         """For the given tasks that wait: task id → "waits for ORCH-3"."""

@@ -29,6 +29,7 @@ class AgentCommand:
     transient_exit_code: int = 75
     # names of orch's environment variables this agent may see besides PATH, HOME, LANG
     env: tuple[str, ...] = ()
+    stall_timeout_s: float = 300.0  # no output for this long: stopped and retried; 0 off
 
 
 DEFAULT_STATE_NAMES: Mapping[str, str] = {
@@ -106,6 +107,14 @@ def _is_share(value: Any) -> bool:
     return type(value) in (int, float) and 0 <= value <= 1
 
 
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
 TEXT = Leaf("a non-empty string", _is_text)
 STAGE = Table({
     "name": Leaf("a simple word", lambda v: isinstance(v, str) and v.isidentifier(),
@@ -127,12 +136,26 @@ AGENT = Table({
                     isinstance(n, str) and n.replace("_", "a").isalnum() and n.isascii()
                     and not n[:1].isdigit() for n in v),
                 "more of orch's environment variables this agent may see"),
+    "stall_timeout_s": Leaf("seconds >= 0", _is_seconds,
+                            "no output (nor heartbeat) for this long: stopped and retried "
+                            "(300; 0 off)"),
 }, required=("command",))
+RUNS_AT_ONCE = Leaf("an integer >= 0", _is_count)
 
 SCHEMA = Table({
     "pipeline": Table({"stages": Rows(STAGE, "the stages in order; queued and done are "
                                              "added at the ends")}),
     "agents": Each(AGENT, "role", "how each role's work is done"),
+    "budget": Table({
+        "tokens": Leaf("an integer > 0", lambda v: type(v) is int and v > 0,
+                       "a task whose runs used more tokens than this is blocked"),
+        "cost": Leaf("a number > 0", _is_positive,
+                     "a task whose runs cost more than this (as reported) is blocked"),
+    }),
+    "concurrency": Table({
+        "stages": Each(RUNS_AT_ONCE, "stage", "agent runs at once in a stage (0 pauses it)"),
+        "roles": Each(RUNS_AT_ONCE, "role", "agent runs at once of a role (0 pauses it)"),
+    }),
     "repos": Each(Leaf("a remote URL", _is_text), "repo",
                   "the git remote of each repo; a repo without one is a local repository"),
     "forge": Table({
@@ -249,6 +272,12 @@ def parse_config_document(data: Mapping[str, Any], source: str = "ORCH_CONFIG",
         result["repo_remotes"] = dict(data["repos"])
     if "repos" in data.get("forge", {}):
         result["forge_repos"] = dict(data["forge"]["repos"])
+    if "budget" in data:
+        result["budget_tokens"] = data["budget"].get("tokens")
+        result["budget_cost"] = data["budget"].get("cost")
+    if "concurrency" in data:
+        result["stage_concurrency"] = dict(data["concurrency"].get("stages", {}))
+        result["role_concurrency"] = dict(data["concurrency"].get("roles", {}))
     plane = data.get("plane", {})
     if "plane" in data:
         result["plane_options"] = {k: v for k, v in plane.items() if k != "states"}
@@ -284,4 +313,5 @@ def _agent_from(table: Mapping[str, Any]) -> AgentCommand:
     command = table["command"]
     argv = tuple(command.split() if isinstance(command, str) else command)
     return AgentCommand(argv, float(table.get("timeout_s", 1800)),
-                        table.get("transient_exit_code", 75), tuple(table.get("env", ())))
+                        table.get("transient_exit_code", 75), tuple(table.get("env", ())),
+                        float(table.get("stall_timeout_s", 300)))

@@ -109,8 +109,7 @@ class Reconciler:
         self._projects: dict[str, TrackerProject] | None = None
         self._projects_at: datetime | None = None
         self._hints: dict[str, str] = {}  # item id → project id, from webhooks
-        self._work = asyncio.Event()
-        self._resting = asyncio.Event()
+        self.wake: Callable[[], None] = _nothing  # the runtime's pacer: work_off soon
 
     # -- the step functions -----------------------------------------------------------
 
@@ -162,21 +161,6 @@ class Reconciler:
         async with self._lock:
             await self._measured(self._hinted, tick=False)
 
-    async def run(self) -> None:
-        """The loop that does `work_off` whenever there is new work; owned by the runtime.
-        A failed write-back waits for the next tick or the next move: never a hot loop."""
-        while True:
-            self._work.clear()
-            await self.work_off()
-            if not self._work.is_set():
-                self._resting.set()
-                await self._work.wait()
-                self._resting.clear()
-
-    async def wait_resting(self) -> None:
-        """Until `run()` has done all it can for now (tests use it instead of sleeping)."""
-        await self._resting.wait()
-
     async def queue_block(self) -> QueueBlock:
         """The reconcile block of /queue (QueueBlockSource)."""
         budget = (self._budget.remaining, self._budget.limit) if self._budget else None
@@ -205,8 +189,9 @@ class Reconciler:
         self._alert = alert
 
     def _poke(self) -> None:
-        self._resting.clear()
-        self._work.set()
+        # The runtime paces `work_off` on the scheduler (core.pacer.Pacer); a failed
+        # write-back waits for the next tick or the next move: never a hot loop.
+        self.wake()
 
     # -- one tick -----------------------------------------------------------------------
 
@@ -446,3 +431,7 @@ class Reconciler:
     def _waits(self) -> int:
         own = self._budget.waits if self._budget else 0
         return own + (self._meter.rate_limit_waits if self._meter else 0)
+
+
+def _nothing() -> None:
+    """No one to tell (tests call work_off themselves)."""

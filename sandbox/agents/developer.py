@@ -1,7 +1,10 @@
 """Sandbox developer: notes the task in work/<TASK>.md in the worktree and commits it.
 
 Run as `python developer.py {prompt_file}`. Each run appends a line, so every attempt
-makes a commit. Knob: "[fail-dev]" in the title exits 1 (a plain failure).
+makes a commit. Knobs: "[fail-dev]" in the title exits 1 (a plain failure);
+"[rename-greet]" renames app.greet to hello and its own test with it; "[call-greet]"
+adds a test that calls greet, or hello once app.py has it (green alone, red on top of
+the rename until it comes back rebased and calls what is there).
 """
 
 from __future__ import annotations
@@ -22,11 +25,23 @@ def main() -> int:
     note.parent.mkdir(exist_ok=True)
     with note.open("a", encoding="utf-8") as out:
         out.write(f"- attempt {attempt}: {env('ORCH_TASK_TITLE')} (prompt: {first_line})\n")
-    git("add", str(note))
+    _code_knobs(key)
+    git("add", "--all")
     git("commit", "--quiet", "-m", f"{key}: {env('ORCH_TASK_TITLE')} (attempt {attempt})")
     print(f"developer: committed {note}")
     write_result(summary=f"Updated {note} for {key}, attempt {attempt}.")
     return 0
+
+
+def _code_knobs(key: str) -> None:
+    if title_has("[rename-greet]"):
+        Path("app.py").write_text("def hello():\n    return 'hi'\n", encoding="utf-8")
+        Path("test_app.py").write_text("from app import hello\nassert hello() == 'hi'\n",
+                                       encoding="utf-8")
+    if title_has("[call-greet]"):
+        name = "hello" if "def hello" in Path("app.py").read_text(encoding="utf-8") else "greet"
+        Path(f"test_{key.lower().replace('-', '_')}.py").write_text(
+            f"from app import {name}\nassert {name}().startswith('hi')\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

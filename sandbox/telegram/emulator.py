@@ -25,6 +25,7 @@ from .messages import message_to_api, message_view
 from .server import serve
 from .state import BotState, ChatStats, HistoryEntry, WallClock
 from .user_actions import ControlError, User
+from .webhook import WebhookDelivery
 
 DEFAULT_TOKEN = "123456789:AAEmulatedTokenForTheOrchSandbox0000"
 
@@ -56,6 +57,7 @@ class TelegramEmulator:
             )
         ]
         self.app = Starlette(routes=routes + control_routes(self))
+        self.webhooks = WebhookDelivery(lambda: list(self._bots.values()), self.clock)
 
     # --- bots -------------------------------------------------------------------------
 
@@ -308,4 +310,5 @@ class TelegramEmulator:
         for bot in self._bots.values():
             bot.closed = False
         async with serve(self.app, host, port, before_shutdown=self.close_polls) as url:
-            yield url
+            async with self.webhooks.running():
+                yield url

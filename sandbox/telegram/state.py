@@ -161,6 +161,15 @@ class CallRecord:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where updates go instead of getUpdates (setWebhook), and the secret they carry."""
+
+    url: str
+    secret_token: str | None
+    max_connections: int = 40
+
+
 class BotState:
     """Everything the emulator holds for one bot token."""
 
@@ -172,6 +181,8 @@ class BotState:
         self.poll_generation = 0
         self.waiting_polls = 0
         self.closed = False
+        self.webhook: Webhook | None = None
+        self.webhook_error: tuple[datetime, str] | None = None
         self.reset(limits)
 
     def reset(self, limits: FloodLimits) -> None:

@@ -5,36 +5,10 @@ VALUES (:task_id, :stage, :role, :repo, 'queued', :not_before, :task_version, :c
         :at, :at)
 RETURNING *
 
--- name: claim_job
--- The oldest runnable job, in one statement: queued, due, its task still in the job's
--- stage, under the global and per-repo running counts and, when the gate is on, with
--- every task it depends on done. A job that waits therefore never holds a slot.
-UPDATE jobs
-SET status = 'running', attempts = attempts + 1, owner = :owner, updated_at = :at
-WHERE id = (
-    SELECT j.id
-    FROM jobs j JOIN tasks t ON t.id = j.task_id
-    WHERE j.status = 'queued'
-      AND j.not_before <= :at
-      AND t.stage = j.stage
-      AND (SELECT count(*) FROM jobs r WHERE r.status = 'running') < :max_running
-      AND (:per_repo IS NULL
-           OR (SELECT count(*) FROM jobs r
-               WHERE r.status = 'running' AND r.repo = j.repo) < :per_repo)
-      AND (NOT :deps_enabled OR (NOT EXISTS (
-           SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-           WHERE d.task_id = j.task_id AND a.stage != 'done')
-           AND NOT EXISTS (
-           SELECT 1 FROM task_item_deps x
-           WHERE x.task_id = j.task_id AND x.released_at IS NULL)))
-    ORDER BY j.not_before, j.id
-    LIMIT 1
-)
-RETURNING *
-
 -- name: insert_run
-INSERT INTO runs (job_id, task_id, stage, attempt, status, owner, started_at, updated_at)
-VALUES (:job_id, :task_id, :stage, :attempt, 'pending', :owner, :at, :at)
+INSERT INTO runs (job_id, task_id, stage, role, attempt, status, owner, started_at,
+                  updated_at)
+VALUES (:job_id, :task_id, :stage, :role, :attempt, 'pending', :owner, :at, :at)
 RETURNING *
 
 -- name: mark_running
@@ -44,7 +18,9 @@ WHERE id = :id AND status = 'pending'
 -- name: finish_run
 UPDATE runs
 SET status = :status, completed_at = :at, updated_at = :at, exit_code = :exit_code,
-    duration_s = :duration_s, error = :error, log_path = :log_path, result = :result
+    duration_s = :duration_s, error = :error, log_path = :log_path, result = :result,
+    cpu_s = :cpu_s, tokens_in = :tokens_in, tokens_out = :tokens_out, cost = :cost,
+    model = :model
 WHERE id = :id AND status IN ('pending', 'running')
 RETURNING id
 
@@ -119,11 +95,10 @@ RETURNING id
 
 -- name: queued_in_claim_order
 SELECT j.task_id, t.key, j.stage, j.role, j.not_before, j.transient_attempts,
-       (EXISTS (SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-                WHERE d.task_id = j.task_id AND a.stage != 'done')
-        OR EXISTS (SELECT 1 FROM task_item_deps x
-                   WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
-FROM jobs j JOIN tasks t ON t.id = j.task_id
+       (j.unmet_deps > 0 OR EXISTS (
+           SELECT 1 FROM task_item_deps x
+           WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
+FROM jobs j INDEXED BY jobs_queued JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND t.stage = j.stage
 ORDER BY j.not_before, j.id
 LIMIT :limit
@@ -136,12 +111,61 @@ JOIN runs r ON r.job_id = j.id AND r.status IN ('pending', 'running')
 WHERE j.status = 'running'
 ORDER BY r.started_at, j.id
 
+-- name: running_count
+SELECT count(*) FROM jobs WHERE status = 'running'
+
+-- name: running_load
+SELECT repo, stage, role FROM jobs WHERE status = 'running'
+
+-- name: claim_ready
+-- The first job in claim order among the queued ones whose dependencies are all done:
+-- one entry of the partial index jobs_ready, however many jobs wait. Its task must still
+-- be in the job's stage and wait for no tracker item without a task (task_item_deps,
+-- rare: probed by primary key); repos, stages and roles at their limit are passed in.
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, owner = :owner, updated_at = :at
+WHERE id = (
+    SELECT j.id
+    FROM jobs j INDEXED BY jobs_ready JOIN tasks t ON t.id = j.task_id
+    WHERE j.status = 'queued' AND j.unmet_deps = 0
+      AND j.not_before <= :at
+      AND t.stage = j.stage
+      AND NOT EXISTS (SELECT 1 FROM task_item_deps x
+                      WHERE x.task_id = j.task_id AND x.released_at IS NULL)
+      AND j.repo NOT IN (SELECT value FROM json_each(:full_repos))
+      AND j.stage NOT IN (SELECT value FROM json_each(:full_stages))
+      AND j.role NOT IN (SELECT value FROM json_each(:full_roles))
+    ORDER BY j.not_before, j.id
+    LIMIT 1
+)
+RETURNING *
+
+-- name: claim_queued
+-- The same with the dependency gate switched off.
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, owner = :owner, updated_at = :at
+WHERE id = (
+    SELECT j.id
+    FROM jobs j INDEXED BY jobs_queued JOIN tasks t ON t.id = j.task_id
+    WHERE j.status = 'queued'
+      AND j.not_before <= :at
+      AND t.stage = j.stage
+      AND j.repo NOT IN (SELECT value FROM json_each(:full_repos))
+      AND j.stage NOT IN (SELECT value FROM json_each(:full_stages))
+      AND j.role NOT IN (SELECT value FROM json_each(:full_roles))
+    ORDER BY j.not_before, j.id
+    LIMIT 1
+)
+RETURNING *
+
 -- name: job_counts
 -- Every open job in its task's stage, counted in one pass; the dependency test reads the
 -- few unmet edges once rather than probing per job.
 WITH unmet AS (
-    SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+    SELECT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
     WHERE :deps_enabled AND a.stage != 'done'
+    UNION
+    SELECT x.task_id FROM task_item_deps x WHERE :deps_enabled AND x.released_at IS NULL
 )
 SELECT coalesce(sum(j.status = 'running'), 0) AS running,
        coalesce(sum(j.status = 'queued'), 0) AS queued,
@@ -161,18 +185,22 @@ WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j
 SELECT j.task_id
 FROM jobs j JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND j.not_before <= :at AND t.stage = j.stage
-  AND NOT (:deps_enabled AND EXISTS (
+  AND NOT (:deps_enabled AND (EXISTS (
       SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-      WHERE d.task_id = j.task_id AND a.stage != 'done'))
+      WHERE d.task_id = j.task_id AND a.stage != 'done') OR EXISTS (
+      SELECT 1 FROM task_item_deps x
+      WHERE x.task_id = j.task_id AND x.released_at IS NULL)))
 ORDER BY j.not_before, j.id
 LIMIT :limit
 
 -- name: open_jobs_of_tasks
 -- The open job of each given task (a JSON array of ids) that is in its task's stage.
 SELECT j.task_id, j.status, j.not_before, j.transient_attempts,
-       :deps_enabled AND EXISTS (
+       :deps_enabled AND (EXISTS (
            SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-           WHERE d.task_id = j.task_id AND a.stage != 'done') AS waits_for_deps
+           WHERE d.task_id = j.task_id AND a.stage != 'done') OR EXISTS (
+           SELECT 1 FROM task_item_deps x
+           WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
 FROM jobs j JOIN tasks t ON t.id = j.task_id
 WHERE j.task_id IN (SELECT value FROM json_each(:ids))
   AND j.status IN ('queued', 'running') AND t.stage = j.stage

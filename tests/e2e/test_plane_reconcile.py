@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from app.tracker_sync import JOB_NAME, TrackerSync, build_tracker_sync, schedule_reconcile
+from app.scheduler import scheduler_of
+from app.tracker_sync import JOB_NAME, TrackerSync, build_tracker_sync, pace_tracker
 from core.errors import UnknownTask
 from sandbox.plane import PlaneEmulator, serve_emulator
 from sandbox.plane_team import PlaneStep, plane_morning, play, seed_team_project
@@ -107,10 +108,16 @@ async def test_the_demo_morning_in_plane_reaches_the_group(stage: Stage) -> None
     assert stage.sync.reconciler.stats.skipped_terminal_total >= 1
 
 
-async def test_the_tick_is_scheduled_on_ptbs_job_queue_without_overlap(stage: Stage) -> None:
-    job = schedule_reconcile(stage.team.orch.app, stage.sync, 3600.0, first_s=3600.0)
+async def test_the_tick_is_paced_on_ptbs_job_queue_without_overlap(stage: Stage) -> None:
+    app = stage.team.orch.app
+    assert app.job_queue is not None
+    pacers = pace_tracker(stage.sync, scheduler_of(app), 3600.0)
     try:
-        assert job.name == JOB_NAME
+        [job] = app.job_queue.get_jobs_by_name(JOB_NAME)
         assert (job.job.max_instances, job.job.coalesce) == (1, True)
+        assert [p.name for p in pacers] == ["plane-work", JOB_NAME]
+        assert stage.sync.reconciler.wake == pacers[0].poke
     finally:
-        job.schedule_removal()
+        for job in app.job_queue.jobs():
+            if job.name.startswith(("plane-", JOB_NAME)):
+                job.schedule_removal()

@@ -14,6 +14,7 @@ from tests.fakes.lessons import (
     UntouchableLessonStore,
 )
 from tests.fakes.notify import RecordingNotifier
+from tests.fakes.scheduler import ManualScheduler
 from tests.fakes.sync import InMemorySyncStore
 from tests.fakes.tasks import InMemoryTaskStore
 from tests.fakes.tracker import TEAM_STATES, FakeMeter, FakeTracker
@@ -29,6 +30,7 @@ __all__ = [
     "InMemoryLessonStore",
     "InMemorySyncStore",
     "InMemoryTaskStore",
+    "ManualScheduler",
     "RecordingDependencies",
     "RecordingLessons",
     "RecordingNotifier",

@@ -77,10 +77,10 @@ class InMemoryJobStore:
         run = self._runs[run_id]
         if run.status not in OPEN_RUN:
             return False
-        status = RunStatus.SUCCEEDED if end.succeeded else RunStatus.FAILED
-        self._put_run(replace(run, status=status, completed_at=at, updated_at=at,
+        self._put_run(replace(run, status=end.status, completed_at=at, updated_at=at,
                               exit_code=end.exit_code, duration_s=end.duration_s,
-                              error=end.error, log_path=end.log_path, result=dict(end.result)))
+                              error=end.error, log_path=end.log_path, result=dict(end.result),
+                              effort=end.effort))
         job = self._jobs[job_id]
         if job.status is JobStatus.RUNNING:
             self._put(_settled(job, update, at))
@@ -181,8 +181,8 @@ class InMemoryJobStore:
                   running: list[Job]) -> bool:
         if job.status is not JobStatus.QUEUED or job.not_before > at or not self._in_stage(job):
             return False
-        same_repo = sum(1 for r in running if r.repo == job.repo)
-        if limits.per_repo is not None and same_repo >= limits.per_repo:
+        repos, stages, roles = limits.full([(r.repo, r.stage, r.role) for r in running])
+        if job.repo in repos or job.stage in stages or job.role in roles:
             return False
         return not (limits.deps_enabled and self._waits(job))
 
@@ -202,7 +202,7 @@ class InMemoryJobStore:
                                 owner=owner, updated_at=at))
         run = Run(id=len(self._runs) + 1, job_id=job.id, task_id=job.task_id, stage=job.stage,
                   attempt=job.attempts, status=RunStatus.PENDING, owner=owner,
-                  started_at=at, updated_at=at)
+                  started_at=at, updated_at=at, role=job.role)
         self._runs[run.id] = run
         return Claim(job, run)
 

@@ -108,7 +108,8 @@ class FakeTracker:
 
     async def item(self, project_id: str, item_id: str) -> WorkItem:
         self._call("item")
-        found = self.items.get(item_id)
+        found = self.items.get(item_id) or next(
+            (i for i in self.items.values() if i.key == item_id.upper()), None)  # or by key
         if found is None:
             raise TrackerRejected("Plane refused GET (404): not found", 404)
         return found

@@ -226,3 +226,23 @@ def _dead_pid() -> int:
     probe = subprocess.Popen(["true"])
     probe.wait(10)
     return probe.pid
+
+
+async def test_a_git_lock_left_by_a_killed_run_does_not_fail_the_next(
+        tmp_path: Path, clock: ManualClock) -> None:
+    from core.integrations.git.workspace import GitWorkspace, run_git
+    from core.integrations.git.worktrees import GitWorktrees
+    from core.pipeline.tasks import Task
+
+    now = clock.now()
+    task = Task(1, "ORCH-1", "api", "t", "development", 1, now, now, now)
+    worktrees = GitWorktrees(GitWorkspace(tmp_path / "repos"))
+    worktree = await worktrees.prepare(task)
+    git_dir = Path(await run_git(["rev-parse", "--absolute-git-dir"], cwd=worktree))
+    (git_dir / "index.lock").write_text("")  # what `git commit`, SIGKILLed, leaves behind
+
+    assert await worktrees.prepare(task) == worktree
+
+    (worktree / "f.txt").write_text("x")
+    await run_git(["add", "f.txt"], cwd=worktree)  # would fail: "index.lock: File exists"
+    assert not (git_dir / "index.lock").exists()

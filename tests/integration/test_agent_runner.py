@@ -266,6 +266,7 @@ async def test_environment_is_an_allow_list_plus_the_contract(
         "ORCH_RUN_ID": "11",
         "ORCH_PROMPT_FILE": str(logs / "run-11.prompt.md"),
         "ORCH_RESULT_FILE": str(logs / "run-11.result.json"),
+        "ORCH_HEARTBEAT_FILE": str(logs / "run-11.heartbeat"),
         "ORCH_WORKTREE": str(request_.worktree),
         "EXTRA_KNOB": "on",
         "cwd": str(request_.worktree.resolve()),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from core.clock import ManualClock
+from core.errors import StorageError
 from core.instance.lease import (
     HEARTBEAT_EVERY_S,
     LEASE_TTL_S,
@@ -119,3 +121,35 @@ async def test_deliveries_are_remembered_per_source_and_across_a_restart(
         assert await log.first_time("plane", "d-1", clock.now())  # long forgotten
     finally:
         await db.close()
+
+
+class FlakyStore(SqliteLeaseStore):
+    """The real store, whose next renewals fail as a busy database would."""
+
+    failures = 0
+
+    async def renew(self, holder: str, at: datetime, expires_at: datetime) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise StorageError("database is locked")
+        return await super().renew(holder, at, expires_at)
+
+
+async def test_a_failed_heartbeat_is_tried_again_not_fatal(
+        db: Database, clock: ManualClock) -> None:
+    store = FlakyStore(db)
+    holder = InstanceLease(store, clock, holder="there:300:c", host="there", pid=300,
+                           db_path="orch.db", is_alive=ALIVE.__contains__)
+    await holder.acquire()
+    store.failures = 2
+    keeping = asyncio.create_task(holder.keep())
+    await asyncio.sleep(0)
+    for _ in range(4):
+        clock.advance(HEARTBEAT_EVERY_S)
+        await asyncio.sleep(0.01)
+    try:
+        assert not keeping.done() and store.failures == 0
+        current = await store.current()
+        assert current is not None and current.expires_at > clock.now()  # renewed since
+    finally:
+        keeping.cancel()

@@ -5,7 +5,6 @@ Time is a ManualClock; nothing sleeps to wait for a condition."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import textwrap
@@ -24,6 +23,7 @@ from core.integrations.git.worktrees import GitWorktrees
 from core.jobs.engine import StageEngine
 from core.jobs.loop import JobLoop
 from core.jobs.model import RESTARTED, RunStatus
+from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE, DONE
 from core.pipeline.tasks import ChangeKind, Task
@@ -32,7 +32,7 @@ from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.jobs import SqliteJobStore
 from storage.tasks import SqliteTaskStore
-from tests.fakes import RecordingNotifier
+from tests.fakes import ManualScheduler, RecordingNotifier
 from tests.pipeline_world import LEAD
 
 AGENTS = Path(__file__).resolve().parents[2] / "sandbox" / "agents"
@@ -81,6 +81,7 @@ async def start_orch(path: Path, settings: Settings, clock: ManualClock, tmp: Pa
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
                    worktrees=worktrees, settings=settings, clock=clock, deps=deps,
                    logs_dir=tmp / "logs")
+    hub.subscribe(loop.watch)
     return Orch(db, tasks, jobs, pipeline, deps, loop, notifier)
 
 
@@ -186,12 +187,14 @@ async def test_a_run_cut_off_by_a_stop_is_swept_at_restart_and_requeued_once(
     settings = replace(settings, agents=agents)
 
     first = await start_orch(tmp_path / "orch.db", settings, clock, tmp_path)
-    running = asyncio.create_task(first.loop.run(interval_s=60))
+    scheduler = ManualScheduler()
+    pacer = Pacer(scheduler, first.loop.tick, name="jobs", interval_s=60, first=first.loop.start)
+    first.loop.wake = pacer.poke
+    pacer.start()
     task = await first.approved("Survive a restart")
+    await scheduler.run_soon()
     assert await read_when_written(fifo) == "started\n"
-    running.cancel()  # the process stops while the agent works
-    with contextlib.suppress(asyncio.CancelledError):
-        await running
+    await first.loop.stop()  # the process stops while the agent works
     cut = await first.jobs.find_open_run(task.id, "development")
     assert cut is not None and cut.status is RunStatus.RUNNING
     await first.db.close()

@@ -58,8 +58,9 @@ class Stores:
         assert applied is not None
         return applied.task
 
-    async def job(self, task: Task, at: datetime = T0, **context: Any) -> Any:
-        draft = JobDraft(task.id, task.stage, "developer", task.repo, task.version, at,
+    async def job(self, task: Task, at: datetime = T0, role: str = "developer",
+                  **context: Any) -> Any:
+        draft = JobDraft(task.id, task.stage, role, task.repo, task.version, at,
                          JobContext(**context))
         return await self.jobs.enqueue(draft, T0)
 
@@ -152,6 +153,37 @@ async def test_claim_respects_the_per_repo_limit(stores: Stores) -> None:
     claims = [await stores.claim(ClaimLimits(10, per_repo=1)) for _ in range(3)]
 
     assert claimed_keys(claims, names) == ["api", "web"]
+
+
+async def test_claim_respects_the_per_stage_limit(stores: Stores) -> None:
+    dev = [await stores.task(f"DEV-{n}") for n in range(2)]
+    review = await stores.task("REV-1", stage="review")
+    await stores.job(dev[0])
+    await stores.job(dev[1], T0 + timedelta(seconds=1))
+    await stores.job(review, T0 + timedelta(seconds=2), role="reviewer")
+    names = {dev[0].id: "dev", dev[1].id: "dev2", review.id: "review"}
+    limits = ClaimLimits(10, per_stage={"development": 1})
+
+    claims = [await stores.claim(limits, at=T0 + timedelta(seconds=3)) for _ in range(3)]
+
+    assert claimed_keys(claims, names) == ["dev", "review"]
+
+
+async def test_claim_respects_the_per_role_limit_and_a_zero_closes_the_role(
+    stores: Stores,
+) -> None:
+    tasks = [await stores.task(f"A-{n}") for n in range(3)]
+    for n, task in enumerate(tasks):
+        await stores.job(task, T0 + timedelta(seconds=n), role="tester" if n else "developer")
+    names = {tasks[0].id: "dev", tasks[1].id: "test", tasks[2].id: "test2"}
+    at = T0 + timedelta(seconds=5)
+
+    closed = await stores.claim(ClaimLimits(10, per_role={"developer": 0, "tester": 0}), at=at)
+    claims = [await stores.claim(ClaimLimits(10, per_role={"tester": 1}), at=at)
+              for _ in range(3)]
+
+    assert closed is None
+    assert claimed_keys(claims, names) == ["dev", "test"]
 
 
 async def test_a_job_waiting_for_a_dependency_never_takes_a_slot(stores: Stores) -> None:

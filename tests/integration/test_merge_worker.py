@@ -69,8 +69,12 @@ async def test_leaving_development_opens_the_pr_and_the_engine_moves_on_once_mer
     record = await rig.records.get(task.id)
     assert record.pr_number == 1 and record.pr_url.endswith("/team/api/pulls/1")
     assert merged == [task.id] and "f.txt" in await rig.main_files()
+    _, head = await rig.git.fetch(await rig.task(task))
+    assert head == await rig.main_sha()  # the deploy stage runs on the merged main
     await engine.sync(task.id)
     assert (await rig.task(task)).stage == "done"
+    left_merge = [e for e in await rig.pipeline.history(task.id) if e.from_stage == "merge"]
+    assert record.pr_url in (left_merge[-1].reason or "")  # what the tracker write-back says
     assert await worker.card_note(await rig.task(task)) == f"PR #1 (merged) {record.pr_url}"
 
 
@@ -87,7 +91,8 @@ async def test_a_waiting_task_says_whose_lease_and_what_it_does(rig: MergeRig) -
     line = f"{a.key}, re-testing for 4 min, expires in 26 min"
     assert waits == {b.id: f"waits for the api merge lease: {line}"}
     assert (await worker.queue_block()).lines == (f"api: {line}",)
-    assert await worker.card_note(b) == waits[b.id]
+    record = await rig.records.get(b.id)
+    assert await worker.card_note(b) == f"PR #{record.pr_number} (open) {record.pr_url}"
     outcomes = await worker.tick()  # A's own lease: A goes on, then B after it
     assert [outcomes[t.id].step.value for t in (a, b)] == ["merged", "merged"]
     assert await worker.waits([a, b]) == {} and await worker.queue_block() is None
@@ -128,3 +133,18 @@ async def test_forge_gates_wait_on_pending_and_checking_and_fail_on_red(rig: Mer
     assert isinstance(first, Waiting) or not first.passed
     assert not second.passed and not isinstance(second, Waiting)
     assert "conflicts" in second.reason
+
+
+async def test_a_repo_the_forge_does_not_know_has_nothing_to_merge(rig: MergeRig) -> None:
+    gates = ForgeGates(rig.forge, rig.records, {"api": FORGE_REPO})
+    worker = worker_on(rig, [], [])
+    task = await rig.pipeline.create("sandbox", "local work", SYSTEM)
+    await rig.pipeline.approve(task.id, SYSTEM)
+    task = await rig.pipeline.advance(task.id, SYSTEM)  # leaves development, into merge
+    heard(rig, worker)
+    ctx = GateContext(task, PIPELINE.spec("merge"))
+    for check in (gates.merged, gates.ci_green, gates.branch_mergeable):
+        outcome = await check(ctx)
+        assert outcome.passed and "local repository" in outcome.reason
+    assert task.stage == "merge" and await worker.tick() == {}
+    assert await rig.records.get(task.id) is None  # no branch pushed, no PR opened

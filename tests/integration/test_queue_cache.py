@@ -165,6 +165,8 @@ async def test_every_waiting_task_has_one_reason(rig: Rig) -> None:
         waiting.key: "needs approval (approvers: 501, 502)",
     }
     assert await rig.queue.why(await rig.pipeline.get(later.id)) == f"waits for {first.key}"
+    # a card shows no place in line: it would be edited every time the line moves
+    assert await rig.queue.why(await rig.pipeline.get(second.id)) == "in line"
 
 
 async def test_a_backoff_says_until_when_and_ends_by_itself(rig: Rig) -> None:

@@ -204,3 +204,4 @@ def test_masked_never_shows_a_secret() -> None:
     assert shown["ORCH_TELEGRAM_TOKEN"] == shown["ORCH_GITEA_TOKEN"] == "set (hidden)"
     unset = dict(row for _, rows in listing(from_env()) for row in rows)
     assert unset["ORCH_GITEA_TOKEN"] == "not set"
+

@@ -11,8 +11,10 @@ import pytest
 
 from core.jobs.agents import RunOutcome
 from core.jobs.model import RESTARTED, JobStatus, RunStatus
+from core.pacer import Pacer
 from core.pipeline.stages import BLOCKED, DONE
 from core.pipeline.tasks import ChangeKind
+from tests.fakes import ManualScheduler
 from tests.pipeline_world import LEAD, World, settings_for
 
 GOOD = {"reviewer": {"verdict": "APPROVE"}, "tester": {"tests_passed": True}}
@@ -205,12 +207,18 @@ async def test_a_tick_survives_a_failing_store(world: World) -> None:
     assert report.claimed == 0 and world.loop.errors == 1
 
 
-async def test_run_ticks_on_news_and_stops_cleanly(world: World) -> None:
-    runner = asyncio.create_task(world.loop.run(interval_s=60))
-    task = await world.approved()
-    await world.runner.started.wait()  # the approval's event woke the loop
+async def test_paced_it_ticks_on_news_and_stops_cleanly(world: World) -> None:
+    scheduler = ManualScheduler()
+    pacer = Pacer(scheduler, world.loop.tick, name="jobs", interval_s=60, first=world.loop.start)
+    world.engine.wake = world.loop.wake = pacer.poke
+    pacer.start()
+    await scheduler.run_soon()
+    assert world.runner.requests == []
 
-    runner.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await runner
+    task = await world.approved()  # the approval's event pokes the pacer
+    assert await scheduler.run_soon() == 1
+    await world.runner.started.wait()
+
+    await world.loop.stop()
     assert world.runner.requests[0].task_key == task.key
+    assert pacer.errors == 0 and "jobs" in scheduler.periodic

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from core.pacer import Pacer
 from core.pipeline.tasks import Actor
 from core.sync.config import SyncConfig
 from core.sync.report import Change
+from tests.fakes import ManualScheduler
 from tests.reconcile_world import World
 
 LEAD = Actor("telegram", "7", "Lead")
@@ -261,19 +263,20 @@ async def test_reconcile_item_is_the_targeted_webhook_path() -> None:
     assert world.pushes() == [f"{key} blocked"]
 
 
-async def test_hints_are_worked_off_by_the_owned_loop() -> None:
+async def test_hints_are_worked_off_by_the_paced_work() -> None:
     world = World()
     key = await started(world)
     item = world.tracker.move(key, "Blocked")
-    loop = asyncio.create_task(world.current.run())
-    try:
-        assert world.current.hint(world.tracker.project.id, item.id)
-        assert not world.current.hint(None, item.id)
-        await asyncio.wait_for(world.current.wait_resting(), 5)
-        assert (await world.task(key)).stage == "blocked"
-    finally:
-        loop.cancel()
-        await asyncio.gather(loop, return_exceptions=True)
+    scheduler = ManualScheduler()
+    pacer = Pacer(scheduler, world.current.work_off, name="plane-work")
+    world.current.wake = pacer.poke
+
+    assert world.current.hint(world.tracker.project.id, item.id)
+    assert not world.current.hint(None, item.id)
+    assert (await world.task(key)).stage == "development"  # a hint only asks
+    assert await scheduler.run_soon() == 1
+    await asyncio.wait_for(pacer.idle(), 5)
+    assert (await world.task(key)).stage == "blocked"
 
 
 async def test_the_queue_block_shows_the_figures() -> None:

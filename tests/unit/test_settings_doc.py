@@ -73,3 +73,13 @@ def test_every_toml_example_in_the_docs_passes_the_start_up_checks(
 
     load({"ORCH_TELEGRAM_TOKEN": "1:x", "ORCH_TELEGRAM_CHAT_ID": "-1",
           "ORCH_CONFIG": str(path)})
+
+
+def test_every_declaration_is_complete_and_its_default_within_its_range() -> None:
+    specs = [spec for _, spec in declared(Settings)]
+
+    assert len({spec.env for spec in specs}) == len(specs)
+    for item, spec in declared(Settings):
+        assert spec.env.startswith("ORCH_") and spec.help and spec.group, spec.env
+        assert spec.in_range(item.default), spec.env
+        assert spec.low is None or spec.high is None or spec.low <= spec.high, spec.env

@@ -10,7 +10,10 @@ The command runs under a small guard (processes.guarded) that leads its own proc
 group and kills that whole group if orch dies; the group is recorded with the run, so a
 later orch can kill it too. Stopping a run stops everything it started: SIGTERM, a grace
 period, then SIGKILL. That happens on timeout, when the awaiting task is cancelled, and
-(SIGKILL only) to anything left over after a normal exit. The exit decides the outcome,
+(SIGKILL only) to anything left over after a normal exit; also when orch asks the run
+to stop through its `RunControl` (the task moved, or the agent stalled), and then the
+result file is not read. Every chunk of output and every change of the heartbeat file
+(`run-7.heartbeat`, named by ORCH_HEARTBEAT_FILE) counts as activity. The exit decides the outcome,
 not the end of the output: a background child still holding the pipe is killed with the
 rest of the group. The child's environment is an allow-list (agent_environment) and its
 result file is read only up to a cap.
@@ -29,30 +32,29 @@ import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from core.clock import Clock, SystemClock, utc_iso
 from core.config import AgentCommand
+from core.integrations.agents.activity import AgentActivity
+from core.integrations.agents.files import MAX_ERROR_CHARS, CappedLog, RunFiles
 from core.integrations.agents.processes import guarded, signal_group, start_ticks
 from core.jobs.agents import (
+    HEARTBEAT_FILE_ENV,
     RESULT_FILE_ENV,
     AgentProcess,
     AgentRequest,
     AgentResult,
     RunOutcome,
     outcome_for,
-    parse_structured_result,
 )
+from core.jobs.watch import RunControl
 from core.ports import ProcessLedger
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_CHARS = 1000
 DEFAULT_RESULT_CAP = 1_000_000
 BASE_ENV = frozenset({"PATH", "HOME", "LANG"})
-TAIL_LINES = 20
-_TAIL_BYTES = 16 * 1024
 _CHUNK = 64 * 1024
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -70,6 +72,7 @@ class SubprocessAgentRunner:
         env_names: Iterable[str] = (),
         ledger: ProcessLedger | None = None,
         base_env: Mapping[str, str] | None = None,
+        activity_poll_s: float = 1.0,
     ) -> None:
         self._clock = clock or SystemClock()
         self._log_cap = log_cap_bytes
@@ -78,6 +81,7 @@ class SubprocessAgentRunner:
         self._env_names = frozenset(env_names)
         self._ledger = ledger
         self._base_env = os.environ if base_env is None else base_env
+        self._poll_s = activity_poll_s
         # Stops still running after a second cancellation; kept so they are not collected.
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -89,14 +93,16 @@ class SubprocessAgentRunner:
         started = time.monotonic()
         try:
             files.prepare(request.prompt)
-            log = CappedLog(request.log_path, self._log_cap)
+            log = CappedLog(request.log_path, self._log_cap, request.control)
         except OSError as exc:
             return _unstarted(request, f"cannot prepare the run's files: {exc}")
         with log:
             log.note(self._header(request, argv))
             ended = await self._execute(argv, request, files, command, log)
             tail = log.tail_text()
-        structured, note, oversize = files.read_result(self._result_cap)
+        # a stopped run's result is not read: nothing it did after the stop may count
+        structured, note, oversize = (files.read_result(self._result_cap)
+                                      if ended.stopped is None else ({}, None, False))
         outcome = RunOutcome.FAILED if oversize else ended.outcome(command)
         head = note if oversize else ended.describe(outcome)
         return AgentResult(
@@ -107,6 +113,7 @@ class SubprocessAgentRunner:
             log_path=request.log_path,
             structured=structured,
             timed_out=ended.timed_out,
+            cpu_s=ended.cpu_s,
         )
 
     async def _execute(
@@ -122,6 +129,9 @@ class SubprocessAgentRunner:
         problem = _cannot_start(argv, request.worktree, env.get("PATH", os.defpath))
         if problem:
             return _Ended(None, False, problem, 0.0)
+        control = request.control
+        if control is not None and control.stopping:
+            return _Ended(None, False, None, 0.0, stopped=control)
         try:
             transport, agent = await asyncio.get_running_loop().subprocess_exec(
                 lambda: _AgentPipes(log),
@@ -135,11 +145,17 @@ class SubprocessAgentRunner:
             )
         except OSError as exc:
             return _Ended(None, False, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
+        watcher = AgentActivity(transport.get_pid(), files.heartbeat, control)
+        poll = asyncio.create_task(watcher.poll(self._clock, self._poll_s))
         try:
-            timed_out = await self._supervise(transport, agent, request, command.timeout_s)
+            timed_out, stopped = await self._supervise(transport, agent, request,
+                                                       command.timeout_s)
         finally:
             transport.close()
-        return _Ended(transport.get_returncode(), timed_out, None, command.timeout_s)
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+        return _Ended(transport.get_returncode(), timed_out, None, command.timeout_s,
+                      stopped=control if stopped else None, cpu_s=watcher.cpu_s)
 
     async def _supervise(
         self,
@@ -147,23 +163,28 @@ class SubprocessAgentRunner:
         agent: _AgentPipes,
         request: AgentRequest,
         timeout_s: float,
-    ) -> bool:
-        """Wait for the agent to exit within its timeout; True when it had to be stopped.
-        The exit decides: output still held open by something it left behind does not."""
+    ) -> tuple[bool, bool]:
+        """Wait for the agent to exit within its timeout, or until orch asks it to stop:
+        (stopped for the timeout, stopped on request). The exit decides: output still
+        held open by something it left behind does not."""
         group = transport.get_pid()
+        control = request.control
         try:
             await self._record(request.run_id, group)
-            await asyncio.wait_for(agent.exited.wait(), timeout_s)
+            asked = await asyncio.wait_for(_exit_or_stop(agent, control), timeout_s)
         except TimeoutError:
             await self._stop_shielded(group, agent, f"timed out after {timeout_s:g} s")
-            return True
+            return True, False
         except asyncio.CancelledError:
             await self._stop_shielded(group, agent, "cancelled")
             raise
+        if asked and control is not None:
+            await self._stop_shielded(group, agent, f"stopped: {control.reason}")
+            return False, True
         signal_group(group, signal.SIGKILL)  # nothing the run started may outlive it
         if not await _within(agent.closed.wait(), self._grace):
             agent.note("\n[orch] output still held open after the exit; no longer read\n")
-        return False
+        return False, False
 
     async def _record(self, run_id: int, group: int) -> None:
         if self._ledger is None:
@@ -222,108 +243,19 @@ class _AgentPipes(asyncio.SubprocessProtocol):
 
 
 @dataclass(frozen=True, slots=True)
-class RunFiles:
-    """The prompt and result files that sit next to a run's log."""
-
-    prompt: Path
-    result: Path
-
-    @classmethod
-    def beside(cls, log_path: Path) -> RunFiles:
-        stem = log_path.name.removesuffix(".log")
-        return cls(
-            log_path.with_name(f"{stem}.prompt.md"), log_path.with_name(f"{stem}.result.json")
-        )
-
-    def prepare(self, prompt: str) -> None:
-        self.prompt.parent.mkdir(parents=True, exist_ok=True)
-        self.prompt.write_text(prompt, encoding="utf-8")
-        # A result left by an earlier run under the same name must not pass for this one's.
-        self.result.unlink(missing_ok=True)
-
-    def read_result(self, cap_bytes: int) -> tuple[dict[str, Any], str | None, bool]:
-        """(structured, note, oversize). A file over `cap_bytes` is never read whole:
-        it fails the run, so a runaway agent cannot fill memory or the database."""
-        try:
-            with self.result.open("rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                data = file.read(cap_bytes + 1) if size <= cap_bytes else b""
-        except FileNotFoundError:
-            return {}, None, False
-        except OSError as exc:
-            return {}, f"result file: unreadable ({exc})", False
-        if size > cap_bytes or len(data) > cap_bytes:
-            return {}, (f"result file is {max(size, len(data))} bytes, over the cap of "
-                        f"{cap_bytes} (ORCH_AGENT_RESULT_MAX_BYTES)"), True
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return {}, f"result file: unreadable ({exc})", False
-        return (*parse_structured_result(text), False)
-
-
-class CappedLog:
-    """A run's log: output up to a cap, then one marker line; the tail kept in memory."""
-
-    def __init__(self, path: Path, cap_bytes: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("wb")
-        self._cap = cap_bytes
-        self._written = 0
-        self._truncated = False
-        self._tail = bytearray()
-
-    def __enter__(self) -> CappedLog:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._file.close()
-
-    def write(self, data: bytes) -> None:
-        self._tail += data
-        del self._tail[:-_TAIL_BYTES]
-        room = max(0, self._cap - self._written)
-        self._put(data[:room])
-        self._written += min(room, len(data))
-        if len(data) > room and not self._truncated:
-            self._truncated = True
-            self._put(f"\n[log truncated at {self._cap} bytes]\n".encode())
-
-    def note(self, text: str) -> None:
-        """orch's own line: always written, counted against the cap, not in the tail."""
-        data = text.encode("utf-8", "replace")
-        self._put(data)
-        self._written += len(data)
-
-    def tail_text(self) -> str:
-        lines = self._tail.decode("utf-8", "replace").splitlines()[-TAIL_LINES:]
-        return "\n".join(lines).strip()[-MAX_ERROR_CHARS:]
-
-    def _put(self, data: bytes) -> None:
-        if not data or self._file.closed:
-            return
-        try:
-            self._file.write(data)
-            self._file.flush()
-        except OSError:
-            self._file.close()  # a full disk loses the log, not the run
-
-
-@dataclass(frozen=True, slots=True)
 class _Ended:
     exit_code: int | None
     timed_out: bool
     problem: str | None  # why the command never started
     timeout_s: float
+    stopped: RunControl | None = None  # orch asked it to stop, for this reason
+    cpu_s: float | None = None
 
     def outcome(self, command: AgentCommand) -> RunOutcome:
         if self.problem:
             return RunOutcome.FAILED
+        if self.stopped is not None:
+            return RunOutcome.TRANSIENT if self.stopped.transient else RunOutcome.CANCELLED
         return outcome_for(
             self.exit_code,
             timed_out=self.timed_out,
@@ -333,6 +265,8 @@ class _Ended:
     def describe(self, outcome: RunOutcome) -> str | None:
         if self.problem:
             return self.problem
+        if self.stopped is not None:
+            return self.stopped.reason
         if self.timed_out:
             return f"timed out after {self.timeout_s:g} s"
         if outcome is RunOutcome.SUCCEEDED or self.exit_code is None:
@@ -381,6 +315,7 @@ def agent_environment(
             "ORCH_RUN_ID": str(request.run_id),
             "ORCH_PROMPT_FILE": str(files.prompt),
             RESULT_FILE_ENV: str(files.result),
+            HEARTBEAT_FILE_ENV: str(files.heartbeat),
             "ORCH_WORKTREE": str(request.worktree),
         }
     )
@@ -414,6 +349,22 @@ def _error_text(head: str | None, tail: str, note: str | None) -> str | None:
     head = f"{head}; {note}" if note else head
     room = MAX_ERROR_CHARS - len(head) - 1
     return f"{head}\n{tail[-room:]}" if tail and room > 0 else head[:MAX_ERROR_CHARS]
+
+
+async def _exit_or_stop(agent: _AgentPipes, control: RunControl | None) -> bool:
+    """Wait until the agent exits (False) or orch asks it to stop (True)."""
+    if control is None:
+        await agent.exited.wait()
+        return False
+    exited = asyncio.ensure_future(agent.exited.wait())
+    asked = asyncio.ensure_future(control.wait())
+    try:
+        done, _ = await asyncio.wait({exited, asked}, return_when=asyncio.FIRST_COMPLETED)
+        return exited not in done
+    finally:
+        for waiter in (exited, asked):
+            waiter.cancel()
+        await asyncio.gather(exited, asked, return_exceptions=True)
 
 
 async def _within(waiting: Coroutine[Any, Any, Any], seconds: float) -> bool:

@@ -10,11 +10,14 @@ own branch (`orch/<key>`), created from main the first time.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 from core.integrations.git.workspace import GitWorkspace, init_local_repo
 from core.pipeline.tasks import Task
+
+log = logging.getLogger(__name__)
 
 
 class GitWorktrees:
@@ -32,7 +35,9 @@ class GitWorktrees:
             await self._workspace.ensure_clone(task.repo, url)
         else:
             await self._ensure_local(task.repo)
-        return await self._workspace.worktree_for(task.repo, _branch(task))
+        path = await self._workspace.worktree_for(task.repo, _branch(task))
+        _clear_stale_index_lock(path)
+        return path
 
     async def remove(self, task: Task) -> None:
         """Remove the task's worktree (its branch stays)."""
@@ -43,6 +48,22 @@ class GitWorktrees:
         async with self._locks.setdefault(repo, asyncio.Lock()):
             if not (path / ".git").exists():
                 await init_local_repo(path)
+
+
+def _clear_stale_index_lock(worktree: Path) -> None:
+    """Remove an `index.lock` a killed git left in the worktree: the job loop runs one
+    job per task at a time and kills an abandoned run's process group before the job
+    runs again, so no live git can hold it, and a leftover would fail every retry."""
+    dot_git = worktree / ".git"
+    try:
+        pointer = dot_git.read_text(encoding="utf-8").strip() if dot_git.is_file() else ""
+    except OSError:
+        return
+    git_dir = Path(pointer.removeprefix("gitdir:").strip()) if pointer else dot_git
+    lock = (worktree / git_dir if not git_dir.is_absolute() else git_dir) / "index.lock"
+    if lock.exists():
+        log.warning("removing %s, left by a git killed with its run", lock)
+        lock.unlink(missing_ok=True)
 
 
 def _branch(task: Task) -> str:
