@@ -16,7 +16,9 @@ ON CONFLICT (item_id) DO UPDATE SET
     seen_state_id = excluded.seen_state_id,
     seen_updated_at = excluded.seen_updated_at,
     written_state_id = excluded.written_state_id,
-    synced_version = max(coalesce(synced_version, 0), coalesce(excluded.synced_version, 0)),
+    -- never lowered: a write-back may have moved it past what this reconcile knew
+    synced_version = CASE WHEN coalesce(excluded.synced_version, 0) > coalesce(synced_version, 0)
+                          THEN excluded.synced_version ELSE synced_version END,
     missing_since = excluded.missing_since,
     missing_checked_at = excluded.missing_checked_at,
     updated_at = excluded.updated_at
@@ -24,7 +26,8 @@ ON CONFLICT (item_id) DO UPDATE SET
 -- name: note_written
 UPDATE tracker_items
 SET written_state_id = :state_id, updated_at = :at,
-    synced_version = max(coalesce(synced_version, 0), :version)
+    synced_version = CASE WHEN :version > coalesce(synced_version, 0) THEN :version
+                          ELSE synced_version END
 WHERE item_id = :item_id
 
 -- name: forget_item
