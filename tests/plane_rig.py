@@ -41,7 +41,7 @@ class Rig:
     notifier: RecordingNotifier
     relay: Relay
     clients: list[PlaneClient]
-    hub: NotifierHub
+    hub: NotifierHub | None = None  # for more subscribers (e.g. the job loop's run watch)
 
     def reconciler(self, *, budget: int = 600, config: SyncConfig | None = None,
                    names: dict[str, str] | None = None,

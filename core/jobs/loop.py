@@ -292,7 +292,7 @@ class JobLoop:
             return self._orch_failure(claim, f"could not prepare the worktree: {exc}",
                                       transient=True)
         await self._runs.mark_running(claim.run.id, self._clock.now())
-        control.touch()  # the stall clock starts with the agent, not with the claim
+        control.begin()  # the stall clock starts with the agent, not with the claim
         return await self._runner.run(self._request(claim, task, worktree, control), command)
 
     def _request(self, claim: Claim, task: Task, worktree: Path, control: RunControl

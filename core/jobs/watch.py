@@ -34,6 +34,12 @@ class RunControl:
         self.last_activity = clock.now()
         self.reason: str | None = None
         self.transient = False
+        self.started = False  # the agent runs: from here on, silence counts as a stall
+
+    def begin(self) -> None:
+        """The agent is about to start (its worktree is ready): the stall clock starts."""
+        self.started = True
+        self.touch()
 
     def touch(self) -> None:
         """The agent did something (printed, touched its heartbeat)."""
@@ -108,6 +114,8 @@ class RunWatch:
         now = self._clock.now()
         stopped = 0
         for watched in list(self._runs.values()):
+            if not watched.control.started:
+                continue  # still preparing (a slow clone is not a silent agent)
             limit = self._stall_timeout(watched.role)
             silent = (now - watched.control.last_activity).total_seconds()
             if limit > 0 and silent >= limit and watched.control.stop(

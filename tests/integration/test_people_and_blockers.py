@@ -63,6 +63,7 @@ async def works(tmp_path: Path, *, jobs_enabled: bool = True) -> AsyncIterator[W
             engine = StageEngine(rig.pipeline, jobs, settings, rig.clock,
                                  retry_policy=RetryPolicy(base_s=60, cap_s=600,
                                                           rng=random.Random(7)))
+            assert rig.hub is not None
             rig.hub.subscribe(engine)
         reconciler = rig.reconciler(dependencies=deps)
         yield Works(rig, deps, jobs, engine, reconciler, tmp_path)

@@ -161,3 +161,23 @@ async def test_a_task_over_its_budget_is_blocked_once(
     assert blocked.reason == "over budget: 1,200 tokens of 1,000 (2 runs · <1 min · 1.2k tokens)"
     kinds = [e.kind for e, _ in notifier.published]
     assert kinds.count(ChangeKind.BLOCKED) == 1 and await jobs.open_job(task.id) is None
+
+
+async def test_queue_names_the_most_expensive_running_task(
+        database: Database, clock: ManualClock) -> None:
+    service = PipelineService(SqliteTaskStore(database), DEFAULT_PIPELINE, clock,
+                              RecordingNotifier())
+    jobs = SqliteJobStore(database)
+    cheap = await run_once(database, clock, service, "cheap", Effort(cost=0.5), 60)
+    dear = await run_once(database, clock, service, "dear", Effort(cost=2.0), 60)
+    idle = await run_once(database, clock, service, "done", Effort(cost=9.0), 60)
+    for task_id in (cheap, dear):  # running again; the 9-dollar task is not running
+        task = await service.get(task_id)
+        await jobs.enqueue(JobDraft(task.id, "queued", "developer", "api", task.version + 1,
+                                    clock.now()), clock.now())
+        assert await jobs.claim("me", clock.now(), ClaimLimits(10)) is not None
+
+    block = await EffortView(SqliteRunLedger(database), clock).queue_block()
+
+    assert block is not None and idle
+    assert block.lines[1] == "most expensive running: ORCH-2 1 run · 1 min · $2.00"
