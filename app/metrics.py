@@ -1,8 +1,9 @@
 """GET /metrics in Prometheus' text format (prometheus_client).
 
 Two kinds of figures. What SQLite holds (tasks by stage, jobs by status, run durations
-and outcomes by role, claim latency, news by kind, lessons by type and status) is read
-at each scrape, so it survives restarts and needs no hook in the code that writes it.
+and outcomes by role, claim latency, news by kind, merges and merge leases, lessons by
+type and status) is read at each scrape, so it survives restarts and needs no hook in
+the code that writes it.
 What only the running process knows (Telegram calls, the notifier's sends and queue,
 the tracker's calls and 429s, the summary cache's answers, reconcile tick durations) is
 read from the objects that count it. No label ever carries a key, title or secret.
@@ -91,6 +92,10 @@ def _stored_families(f: StoredFigures) -> Iterator[Metric]:
     yield _gauge("orch_jobs", "Jobs by status.", "status", f.jobs_by_status)
     yield _counter("orch_task_events", "Task changes by kind (pushes are made of them).",
                    "kind", f.events_by_kind)
+    yield _gauge("orch_merges", "Merges by state (open, merging, merged, held).", "state",
+                 f.merges_by_state)
+    yield _gauge("orch_merge_leases", "Merge leases by state: held now, or released.",
+                 "state", f.leases)
     lessons = GaugeMetricFamily("orch_lessons", "Lessons by type and status.",
                                 labels=["type", "status"])
     for (kind, status), n in sorted(f.lessons.items()):

@@ -183,7 +183,8 @@ class SqliteJobStore:
         params = {"ids": json.dumps(list(task_ids)), "at": utc_iso(at),
                   "deps_enabled": int(deps_enabled), "limit": LINE_HEAD}
         async with self._db.read() as tx:
-            head = await tx.fetch_all(Q["line_head"], params)
+            head = await tx.fetch_all(
+                Q["line_head" if deps_enabled else "line_head_without_deps"], params)
             rows = await tx.fetch_all(Q["open_jobs_of_tasks"], params)
         place = {row["task_id"]: n for n, row in enumerate(head, start=1)}
         return [LinePlace(row["task_id"], row["status"] == "running",

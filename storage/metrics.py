@@ -31,6 +31,8 @@ class StoredFigures:
     tasks_by_stage: dict[str, int]
     jobs_by_status: dict[str, int]
     events_by_kind: dict[str, int]
+    merges_by_state: dict[str, int]
+    leases: dict[str, int]
     lessons: dict[tuple[str, str], int]
     run_durations: Histogram
     claim_latency: Histogram
@@ -48,14 +50,17 @@ class SqliteMetrics:
             tasks = await tx.fetch_all(Q["tasks_by_stage"])
             jobs = await tx.fetch_all(Q["jobs_by_status"])
             events = await tx.fetch_all(Q["events_by_kind"])
+            merges = await tx.fetch_all(Q["merges_by_state"])
+            leases = await tx.fetch_all(Q["merge_leases_by_state"])
             lessons = await tx.fetch_all(Q["lessons_by_type_status"])
             for row in await tx.fetch_all(Q["run_duration_buckets"], _bounds(RUN_BUCKETS)):
                 runs.add((row["role"], row["status"]), row["bucket"], row["n"], row["total"])
             for row in await tx.fetch_all(Q["claim_latency_buckets"], _bounds(CLAIM_BUCKETS)):
                 claims.add((row["role"],), row["bucket"], row["n"], row["total"] or 0.0)
         return StoredFigures(
-            _labelled(tasks), _labelled(jobs), _labelled(events),
-            {(r["lesson_type"], r["status"]): int(r["n"]) for r in lessons}, runs, claims)
+            _labelled(tasks), _labelled(jobs), _labelled(events), _labelled(merges),
+            _labelled(leases), {(r["lesson_type"], r["status"]): int(r["n"]) for r in lessons},
+            runs, claims)
 
 
 def _bounds(bounds: Sequence[float]) -> dict[str, float]:

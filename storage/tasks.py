@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -106,9 +107,11 @@ class SqliteTaskStore:
     async def stage_digest(self, per_stage: int) -> tuple[dict[str, int], list[Task]]:
         """Open tasks counted per stage, and the `per_stage` oldest of each stage."""
         async with self._db.read() as tx:
-            counts = await tx.fetch_all(Q["open_stage_counts"])
-            oldest = await tx.fetch_all(Q["oldest_open_per_stage"], {"per_stage": per_stage})
-        return {r["stage"]: int(r["n"]) for r in counts}, [task_from_row(r) for r in oldest]
+            counts = {r["stage"]: int(r["n"]) for r in await tx.fetch_all(
+                Q["open_stage_counts"])}
+            oldest = await tx.fetch_all(Q["oldest_open_per_stage"], {
+                "per_stage": per_stage, "stages": json.dumps(sorted(counts))})
+        return counts, [task_from_row(r) for r in oldest]
 
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         rows = await self._db.fetch_all(Q["recent_events"], {"task_id": task_id, "limit": limit})

@@ -45,5 +45,5 @@ BEGIN UPDATE revisions SET value = value + 1 WHERE name = 'lessons'; END;
 
 -- /queue counts every open job: a partial index that holds all it reads
 CREATE INDEX IF NOT EXISTS jobs_open_line
-    ON jobs (task_id, stage, status, not_before, transient_attempts)
+    ON jobs (task_id, stage, status, not_before, transient_attempts, unmet_deps)
     WHERE status IN ('queued', 'running');

@@ -120,18 +120,18 @@ SELECT repo, stage, role FROM jobs WHERE status = 'running'
 -- name: claim_ready
 -- The first job in claim order among the queued ones whose dependencies are all done:
 -- one entry of the partial index jobs_ready, however many jobs wait. Its task must still
--- be in the job's stage and wait for no tracker item without a task (task_item_deps,
--- rare: probed by primary key); repos, stages and roles at their limit are passed in.
+-- be in the job's stage; repos, stages and roles at their limit are passed in.
 UPDATE jobs
 SET status = 'running', attempts = attempts + 1, owner = :owner, updated_at = :at
 WHERE id = (
     SELECT j.id
     FROM jobs j INDEXED BY jobs_ready JOIN tasks t ON t.id = j.task_id
     WHERE j.status = 'queued' AND j.unmet_deps = 0
-      AND j.not_before <= :at
-      AND t.stage = j.stage
+      -- a wait for a tracker item without a task (rare: probed by primary key)
       AND NOT EXISTS (SELECT 1 FROM task_item_deps x
                       WHERE x.task_id = j.task_id AND x.released_at IS NULL)
+      AND j.not_before <= :at
+      AND t.stage = j.stage
       AND j.repo NOT IN (SELECT value FROM json_each(:full_repos))
       AND j.stage NOT IN (SELECT value FROM json_each(:full_stages))
       AND j.role NOT IN (SELECT value FROM json_each(:full_roles))
@@ -159,46 +159,46 @@ WHERE id = (
 RETURNING *
 
 -- name: job_counts
--- Every open job in its task's stage, counted in one pass; the dependency test reads the
--- few unmet edges once rather than probing per job.
-WITH unmet AS (
-    SELECT d.task_id FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-    WHERE :deps_enabled AND a.stage != 'done'
-    UNION
-    SELECT x.task_id FROM task_item_deps x WHERE :deps_enabled AND x.released_at IS NULL
-)
-SELECT coalesce(sum(j.status = 'running'), 0) AS running,
-       coalesce(sum(j.status = 'queued'), 0) AS queued,
-       coalesce(sum(j.status = 'queued' AND u.task_id IS NOT NULL), 0) AS waiting_deps,
-       coalesce(sum(j.status = 'queued' AND u.task_id IS NULL AND j.not_before > :at), 0)
-           AS backoff,
-       min(CASE WHEN j.status = 'queued' AND j.not_before > :at THEN j.not_before END)
-           AS next_due
-FROM jobs j
-JOIN tasks t ON t.id = j.task_id
-LEFT JOIN unmet u ON u.task_id = j.task_id
-WHERE j.status IN ('queued', 'running') AND (j.status = 'running' OR t.stage = j.stage)
+-- Every open job counted in one pass over a partial index that holds all it reads; a job
+-- waits for dependencies when its unmet_deps counter (kept by triggers, read by the claim
+-- too) is above 0. A queued job whose task has just left its stage is counted until the
+-- stage engine withdraws it, moments later; the claim itself never takes one.
+SELECT coalesce(sum(status = 'running'), 0) AS running,
+       coalesce(sum(status = 'queued'), 0) AS queued,
+       coalesce(sum(status = 'queued' AND :deps_enabled AND (unmet_deps > 0 OR task_id IN (
+           SELECT task_id FROM task_item_deps WHERE released_at IS NULL))), 0)
+           AS waiting_deps,
+       coalesce(sum(status = 'queued' AND NOT (:deps_enabled AND (unmet_deps > 0 OR task_id IN (
+           SELECT task_id FROM task_item_deps WHERE released_at IS NULL)))
+                    AND not_before > :at), 0) AS backoff,
+       min(CASE WHEN status = 'queued' AND not_before > :at THEN not_before END) AS next_due
+FROM jobs INDEXED BY jobs_open_line
+WHERE status IN ('queued', 'running')
 
 -- name: line_head
--- The first `limit` jobs the claim would take, in its order (the claim order index gives
--- them sorted, so the scan stops early): /queue's "#3 in line".
+-- The first `limit` jobs the claim would take, in its order: the claim's own partial
+-- index gives them sorted, so the scan stops early (/queue's "#3 in line").
 SELECT j.task_id
-FROM jobs j JOIN tasks t ON t.id = j.task_id
+FROM jobs j INDEXED BY jobs_ready JOIN tasks t ON t.id = j.task_id
+WHERE j.status = 'queued' AND j.unmet_deps = 0 AND j.not_before <= :at
+  AND NOT EXISTS (SELECT 1 FROM task_item_deps x
+                  WHERE x.task_id = j.task_id AND x.released_at IS NULL)
+  AND t.stage = j.stage
+ORDER BY j.not_before, j.id
+LIMIT :limit
+
+-- name: line_head_without_deps
+-- The same with the dependency gate switched off.
+SELECT j.task_id
+FROM jobs j INDEXED BY jobs_queued JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND j.not_before <= :at AND t.stage = j.stage
-  AND NOT (:deps_enabled AND (EXISTS (
-      SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-      WHERE d.task_id = j.task_id AND a.stage != 'done') OR EXISTS (
-      SELECT 1 FROM task_item_deps x
-      WHERE x.task_id = j.task_id AND x.released_at IS NULL)))
 ORDER BY j.not_before, j.id
 LIMIT :limit
 
 -- name: open_jobs_of_tasks
 -- The open job of each given task (a JSON array of ids) that is in its task's stage.
 SELECT j.task_id, j.status, j.not_before, j.transient_attempts,
-       :deps_enabled AND (EXISTS (
-           SELECT 1 FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-           WHERE d.task_id = j.task_id AND a.stage != 'done') OR EXISTS (
+       :deps_enabled AND (j.unmet_deps > 0 OR EXISTS (
            SELECT 1 FROM task_item_deps x
            WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
 FROM jobs j JOIN tasks t ON t.id = j.task_id

@@ -10,6 +10,14 @@ SELECT status AS label, count(*) AS n FROM jobs GROUP BY status
 -- name: events_by_kind
 SELECT kind AS label, count(*) AS n FROM task_events GROUP BY kind
 
+-- name: merges_by_state
+SELECT state AS label, count(*) AS n FROM merges GROUP BY state
+
+-- name: merge_leases_by_state
+-- Leases ever taken, by whether they are still held or how they ended.
+SELECT CASE WHEN released_at IS NULL THEN 'held' ELSE 'released' END AS label, count(*) AS n
+FROM merge_leases GROUP BY label
+
 -- name: lessons_by_type_status
 SELECT lesson_type, status, count(*) AS n FROM lessons GROUP BY lesson_type, status
 

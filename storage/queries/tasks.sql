@@ -62,12 +62,11 @@ SELECT stage, count(*) AS n FROM tasks WHERE stage NOT IN ('done', 'cancelled')
 GROUP BY stage
 
 -- name: oldest_open_per_stage
--- The `per_stage` longest-waiting open tasks of every stage: ranked on the stage index
--- alone, then only those rows are read.
-SELECT t.* FROM (
-    SELECT id, row_number() OVER (PARTITION BY stage ORDER BY stage_entered_at, id) AS place
-    FROM tasks WHERE stage NOT IN ('done', 'cancelled')
-) ranked
-JOIN tasks t ON t.id = ranked.id
-WHERE ranked.place <= :per_stage
+-- The `per_stage` longest-waiting open tasks of each given stage (a JSON array): the
+-- stage index hands each stage's oldest in order, so only the rows shown are read. (A
+-- window ranking every open task to keep these measured 40x slower at 8,554 tasks.)
+SELECT t.* FROM json_each(:stages) s
+JOIN tasks t ON t.id IN (
+    SELECT x.id FROM tasks x WHERE x.stage = s.value
+    ORDER BY x.stage_entered_at, x.id LIMIT :per_stage)
 ORDER BY t.stage_entered_at, t.id

@@ -76,3 +76,22 @@ async def test_every_metric_the_sample_dashboard_plots_is_served(database: Datab
     # a histogram is served as name_bucket/_count/_sum, a counter as name_total
     bases = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in plotted}
     assert bases and bases <= served
+
+
+async def test_merges_and_leases_are_counted(database: Database, clock: ManualClock) -> None:
+    pipeline = PipelineService(SqliteTaskStore(database), settings_for().pipeline, clock,
+                               NotifierHub())
+    task = await pipeline.create("api", "A", LEAD)
+    at = "2026-11-21T09:00:00.000000Z"
+    async with database.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO merge_leases (repo, task_id, task_key, owner, acquired_at,"
+            " phase_since, expires_at) VALUES ('api', ?, ?, 'o', ?, ?, ?)",
+            (task.id, task.key, at, at, at))
+        await tx.execute(
+            "INSERT INTO merges (task_id, repo, forge_repo, branch, state, updated_at)"
+            " VALUES (?, 'api', 'team/api', 'b', 'merging', ?)", (task.id, at))
+
+    figures = await SqliteMetrics(database).figures()
+
+    assert (figures.merges_by_state, figures.leases) == ({"merging": 1}, {"held": 1})
