@@ -10,8 +10,8 @@ from starlette.routing import BaseRoute
 from app.health import OutboxWatch, Readiness, database_check, reconcile_check, telegram_check
 from app.metrics import LiveSources, OrchMetrics
 from app.tracker_sync import TrackerSync
-from bot.notifier import TelegramNotifier
 from bot.telemetry import TelegramCalls
+from core.chat.courier import Courier
 from core.clock import Clock
 from core.config import Settings
 from core.queue_view import QueueService
@@ -28,10 +28,12 @@ class OutboxFigures:
     pushes: Callable[[], dict[str, int]]  # pushes sent, by kind
 
 
-def notifier_figures(notifier: TelegramNotifier) -> OutboxFigures:
-    stats = notifier.stats
-    return OutboxFigures(lambda: notifier.pending, lambda: stats.messages_sent + stats.edits,
-                         lambda: {"push": stats.pushes, "digest": stats.digests})
+def notifier_figures(notifier: Courier) -> OutboxFigures:
+    """The courier's figures (its stats are reloaded from SQLite at start: read each time)."""
+    return OutboxFigures(
+        lambda: notifier.pending,
+        lambda: notifier.stats.sent + notifier.stats.pushes + notifier.stats.edits,
+        lambda: {"push": notifier.stats.pushes, "digest": notifier.stats.digests})
 
 
 @dataclass

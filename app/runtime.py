@@ -1,4 +1,4 @@
-"""The running process: database, services, Telegram, the notifier loop, scheduled jobs.
+"""The running process: database, services, Telegram, the chat courier, scheduled jobs.
 
 `running(settings, clock)` is used by `orch run`, the demo and the end-to-end tests,
 so they all exercise the same wiring. One asyncio loop; background work is owned here.
@@ -33,12 +33,15 @@ from app.tracker_sync import (
     tracker_configured,
 )
 from bot.app import build_telegram, install_handlers
-from bot.budget import SendBudget
 from bot.callbacks import ButtonCodec
+from bot.chat_render import TelegramRenderer
+from bot.chat_sender import TelegramChatSender
 from bot.context import Services
 from bot.handlers.basic import COMMANDS
-from bot.notifier import TelegramNotifier
+from bot.poller import handler_for, lanes_for, poll
 from bot.telemetry import TelegramCalls
+from core.chat.courier import Courier
+from core.chat.inbox import Inbox
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyCycle, DependencyService
@@ -60,7 +63,8 @@ from core.ports import NotifierHub
 from core.queue_view import QueueService
 from core.settings.checks import validate
 from core.settings.reload import ConfigReloader
-from storage.cards import CardStore, CursorStore
+from storage.chat_inbox import SqliteInbox
+from storage.chat_outbox import SqliteCards, SqliteOutbox
 from storage.database import Database
 from storage.dependencies import SqliteDependencyStore
 from storage.instance import SqliteLeaseStore
@@ -110,7 +114,8 @@ class Orch:
     pipeline: PipelineService
     queue: QueueService
     app: Application
-    notifier: TelegramNotifier
+    notifier: Courier
+    inbox: Inbox
     services: Services
     lessons: LessonJournal
     deps: DependencyService
@@ -125,6 +130,7 @@ class Orch:
     # set when orch can no longer go on (its lease was taken): the CLI then exits 1
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
+    poller: asyncio.Task[Any] | None = None  # getUpdates into the inbox
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
     pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
     reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
@@ -151,7 +157,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     app = build_telegram(settings.telegram_token, settings.telegram_api_url,
                          rate_limiter=settings.telegram_rate_limiter, calls=calls)
     codec = ButtonCodec(settings.telegram_token)
-    notifier = _notifier(settings, clock, db, tasks, app, codec)
+    renderer = TelegramRenderer(pipeline, codec, clock)
+    notifier = _courier(settings, clock, db, tasks, app, renderer)
     hub.subscribe(notifier)
     journal = LessonJournal.from_settings(SqliteLessonStore(db), clock, settings)
     deps = DependencyService(
@@ -165,28 +172,28 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     hub.subscribe(engine)
     hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
     queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
-    notifier.add_card_note(queue.why)  # the card gives the same one reason as /queue
+    renderer.add_card_note(queue.why)  # the card gives the same one reason as /queue
     effort = EffortView(SqliteRunLedger(db), clock)
     queue.add_source(effort, name="effort", watches=("runs",))
-    notifier.add_card_note(effort.card_note)  # why the last run stopped; what runs cost
+    renderer.add_card_note(effort.card_note)  # why the last run stopped; what runs cost
     if merge is not None:
-        _merge_hooks(merge, hub, engine, queue, notifier)
+        _merge_hooks(merge, hub, engine, queue, notifier, renderer)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
-    install_handlers(app, services)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
-    if tracker is not None:
-        tell_the_chat(tracker, app, services)
+    buttons = tell_the_chat(tracker, services, renderer) if tracker is not None else []
+    install_handlers(app, services, extra=buttons)
+    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
                            tracker)
-    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, services,
-                journal, deps, engine, loop, tracker, Supervisor(), ops,
+    orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, inbox,
+                services, journal, deps, engine, loop, tracker, Supervisor(), ops,
                 _lease(settings, clock, db, loop.owner))
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
     if settings.config_path:
-        orch.reloader = _reloader(settings, pipeline, engine, loop, notifier)
+        orch.reloader = _reloader(settings, pipeline, engine, loop, notifier, orch.supervisor)
     return orch
 
 
@@ -197,17 +204,18 @@ def _lease(settings: Settings, clock: Clock, db: Database, owner: str) -> Instan
                          db_path=settings.db_path, is_alive=owner_alive)
 
 
-def _notifier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
-              app: Application, codec: ButtonCodec) -> TelegramNotifier:
-    return TelegramNotifier(
-        bot=app.bot, chat_id=settings.telegram_chat_id, tasks=tasks, cards=CardStore(db),
-        cursors=CursorStore(db), pipeline=settings.pipeline, clock=clock, codec=codec,
-        budget=SendBudget(clock, per_minute=settings.group_messages_per_minute))
+def _courier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskStore,
+             app: Application, renderer: TelegramRenderer) -> Courier:
+    """The one sender of everything said in the group, within one budget."""
+    sender = TelegramChatSender(app.bot, settings.telegram_chat_id)
+    return Courier(outbox=SqliteOutbox(db), cards=SqliteCards(db), tasks=tasks,
+                   renderer=renderer, sender=sender, clock=clock,
+                   per_minute=settings.group_messages_per_minute)
 
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
           journal: LessonJournal, deps: DependencyService,
-          forge_checks: dict[str, GateCheck], notifier: TelegramNotifier,
+          forge_checks: dict[str, GateCheck], notifier: Courier,
           ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
@@ -226,16 +234,18 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
     return engine, loop
 
 
-def _reloader(settings: Settings, pipeline: PipelineService,
-              engine: StageEngine, loop: JobLoop, notifier: TelegramNotifier) -> ConfigReloader:
+def _reloader(settings: Settings, pipeline: PipelineService, engine: StageEngine,
+              loop: JobLoop, notifier: Courier, supervisor: Supervisor) -> ConfigReloader:
     """ORCH_CONFIG edits reach the engine, the job loop and the pipeline's gates."""
     def apply(new: Settings) -> None:
         engine.reconfigure(new)
         pipeline.stages = new.pipeline  # same stages; which of them need a person may differ
         loop.reconfigure(new)
 
-    return ConfigReloader(settings, apply=apply, validate=validate,
-                          alert=lambda text: notifier.alert(html.escape(text)))
+    def alert(text: str) -> None:  # the courier's alert is a row written in SQLite
+        supervisor.spawn(notifier.alert(html.escape(text)), "config-alert")
+
+    return ConfigReloader(settings, apply=apply, validate=validate, alert=alert)
 
 
 def _checked(reloader: ConfigReloader) -> Callable[[], Awaitable[None]]:
@@ -245,7 +255,7 @@ def _checked(reloader: ConfigReloader) -> Callable[[], Awaitable[None]]:
 
 
 def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
-                 queue: QueueService, notifier: TelegramNotifier) -> None:
+                 queue: QueueService, notifier: Courier, renderer: TelegramRenderer) -> None:
     """The merge worker hears every change, wakes the engine after a merge, and says on
     cards and in /queue who holds which lease and which PR a task lives in."""
     worker = merge.worker
@@ -254,7 +264,7 @@ def _merge_hooks(merge: MergeWiring, hub: NotifierHub, engine: StageEngine,
     worker.on_waits_changed = notifier.refresh
     queue.add_source(worker, name="merge lease", watches=("merge",))
     queue.add_explainer(worker, watches=("merge",))
-    notifier.add_card_note(worker.card_note)  # the PR link; the wait comes with queue.why
+    renderer.add_card_note(worker.card_note)  # the PR link; the wait comes with queue.why
 
 
 def _cycle_alert(cycle: DependencyCycle) -> str:
@@ -280,9 +290,9 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
             try:
                 await connect_telegram(orch.app.bot, orch.startup, clock)
                 async with orch.app:
-                    await _start(orch, poll_timeout)
-                    orch.startup.done()
-                    try:
+                    try:  # a stop may arrive while starting: _stop undoes what started
+                        await _start(orch, poll_timeout)
+                        orch.startup.done()
                         yield orch
                     finally:
                         await _stop(orch)
@@ -297,24 +307,32 @@ async def _start(orch: Orch, poll_timeout: int) -> None:
     await _check_keys(orch)
     await orch.app.bot.set_my_commands(COMMANDS)
     await orch.notifier.resume()
-    orch.supervisor.spawn(orch.notifier.run(), "notifier")
+    orch.supervisor.spawn(orch.notifier.run(), "courier")
     await orch.app.start()
     _pace(orch)
-    if orch.merge is not None and orch.settings.jobs_enabled:
-        orch.supervisor.spawn(orch.merge.worker.run(orch.settings.merge_poll_interval_s),
-                              "merge-gate")
-    assert orch.app.updater is not None
-    await orch.app.updater.start_polling(timeout=poll_timeout, poll_interval=0.0)
+    await orch.inbox.resume()  # what a crash left unhandled, in order
+    orch.poller = orch.supervisor.spawn(
+        poll(orch.app, orch.inbox, orch.clock, poll_s=poll_timeout), "telegram-poll")
 
 
 async def _stop(orch: Orch) -> None:
-    assert orch.app.updater is not None
     for pacer in orch.pacers:
         pacer.stop()  # a step hanging on a peer (the tracker) must not hold the shutdown
-    await orch.app.updater.stop()
-    await orch.app.stop()  # the scheduler stops with it: no step starts after
+    if orch.poller is not None:
+        orch.poller.cancel()
+    await _finish_updates(orch.inbox)
+    if orch.app.running:  # a stop may arrive while orch is still starting
+        await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
     await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
+
+
+async def _finish_updates(inbox: Inbox, within_s: float = 5.0) -> None:
+    """Let handlers in flight finish; what does not is handled again after the restart."""
+    try:
+        await asyncio.wait_for(inbox.drain(), within_s)
+    except TimeoutError:
+        await inbox.aclose()
 
 
 async def _close(orch: Orch) -> None:
@@ -359,7 +377,8 @@ async def _check_keys(orch: Orch) -> None:
 
 def _pace(orch: Orch) -> None:
     """The background loops on the one scheduler (PTB's JobQueue): the job loop, paced by
-    its poll interval and woken by the engine and finished jobs; the tracker sync."""
+    its poll interval and woken by the engine and finished jobs; the merge gate, woken by
+    moves and forge webhooks; the tracker sync."""
     scheduler = scheduler_of(orch.app)
     settings = orch.settings
     if settings.jobs_enabled:
@@ -368,6 +387,12 @@ def _pace(orch: Orch) -> None:
         orch.engine.wake = orch.loop.wake = jobs.poke
         orch.pacers.append(jobs)
         jobs.start()
+    if orch.merge is not None and settings.jobs_enabled:
+        merge = Pacer(scheduler, orch.merge.worker.tick, name="merge-gate",
+                      interval_s=settings.merge_poll_interval_s)
+        orch.merge.worker.wake = merge.poke
+        orch.pacers.append(merge)
+        merge.start()
     if orch.reloader is not None:
         reload = Pacer(scheduler, _checked(orch.reloader), name="config-reload",
                        interval_s=orch.reloader.interval_s)

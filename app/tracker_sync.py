@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute
-from telegram.ext import Application
+from telegram import Update
+from telegram.ext import BaseHandler
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
+from bot.chat_render import TelegramRenderer
+from bot.chat_sender import markup_json
 from bot.context import Services
 from bot.handlers.sync import confirm_markup
 from bot.handlers.sync import handlers as sync_buttons
@@ -105,17 +108,18 @@ def build_tracker_sync(
 
 
 
-def tell_the_chat(sync: TrackerSync, app: Application[Any, Any, Any, Any, Any, Any],
-                  services: Services) -> None:
+def tell_the_chat(sync: TrackerSync, services: Services, renderer: TelegramRenderer,
+                  ) -> list[BaseHandler[Update, Any, Any]]:
     """The sync in the group: missing marks on cards, one alert with a Confirm button
-    when a project's items vanish at once, and the button's handler."""
+    when a project's items vanish at once; returns the button's handlers to install."""
     notifier = services.notifier
     sync.reconciler.tell(
         refresh_card=notifier.refresh,
-        alert=lambda pause: notifier.alert(pause_alert_text(pause, sync.name),
-                                           confirm_markup(services.codec, pause)))
-    notifier.add_card_note(sync.reconciler.card_note)
-    app.add_handlers(sync_buttons(services, sync.reconciler.confirm_pause))
+        alert=lambda pause: notifier.say(
+            pause_alert_text(pause, sync.name),
+            markup=markup_json(confirm_markup(services.codec, pause))))
+    renderer.add_card_note(sync.reconciler.card_note)
+    return sync_buttons(services, sync.reconciler.confirm_pause)
 
 
 def pause_alert_text(pause: Pause, tracker: str) -> str:

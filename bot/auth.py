@@ -7,6 +7,8 @@ import logging
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, TypeHandler
 
+from bot.answers import answer
+from core.chat.courier import Courier
 from core.config import Settings
 
 log = logging.getLogger(__name__)
@@ -19,9 +21,9 @@ def is_approver(settings: Settings, user_id: int | None) -> bool:
     return user_id is not None and user_id in settings.approvers
 
 
-def chat_guard(settings: Settings) -> BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]:
-    """A first-group handler: updates from any other chat get one refusal and stop."""
-    refused: set[int] = set()
+def chat_guard(settings: Settings, courier: Courier,
+               ) -> BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]:
+    """A first-group handler: another chat gets one refusal an hour (kept in SQLite)."""
 
     async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -29,10 +31,9 @@ def chat_guard(settings: Settings) -> BaseHandler[Update, ContextTypes.DEFAULT_T
             return
         log.info("refused an update from chat %s", chat.id)
         if update.callback_query is not None:
-            await update.callback_query.answer(OUTSIDE_CHAT)
-        elif chat.id not in refused and update.effective_message is not None:
-            refused.add(chat.id)
-            await update.effective_message.reply_text(OUTSIDE_CHAT)
+            await answer(update.callback_query, OUTSIDE_CHAT)
+        elif update.effective_message is not None:
+            await courier.refuse(chat.id, OUTSIDE_CHAT, update.effective_message.message_id)
         raise ApplicationHandlerStop
 
     return TypeHandler(Update, guard)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telegram import Update, User
 
 from bot.callbacks import ButtonCodec
-from bot.notifier import TelegramNotifier
+from core.chat.courier import Courier
 from core.clock import Clock
 from core.config import Settings
 from core.deps.service import DependencyService
@@ -24,7 +24,7 @@ class Services:
     clock: Clock
     pipeline: PipelineService
     queue: QueueService
-    notifier: TelegramNotifier
+    notifier: Courier
     codec: ButtonCodec
     lessons: LessonJournal
     deps: DependencyService

@@ -75,7 +75,8 @@ class Settings:
         "Bot API base (a self-hosted Bot API server, or the sandbox)", group=TELEGRAM)
     group_messages_per_minute: int = setting(
         "ORCH_GROUP_MESSAGES_PER_MINUTE", 18, INTEGER,
-        "orch's own budget of messages to the group", group=TELEGRAM, low=1, high=20,
+        "orch's own budget of messages to the group: replies, pushes, cards and edits all "
+        "count; kept in SQLite across restarts", group=TELEGRAM, low=1, high=20,
         why="Telegram allows 20 messages a minute in a group")
     task_key_prefix: str = setting(
         "ORCH_TASK_KEY_PREFIX", "ORCH", KEY_PREFIX, "keys of tasks made with /new",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,37 @@ T = TypeVar("T")
 
 class IntegrityViolation(StorageError):
     """A schema invariant refused the write (unique index, check, foreign key)."""
+
+
+class AlreadyApplied(StorageError):
+    """A rider found its mark already set: what it rides along with happened before."""
+
+
+@dataclass
+class Rider:
+    """One statement that joins the next write transaction of the current context.
+
+    An inbox update is marked handled this way in the same transaction as the change its
+    handler causes, without every service on the way having to know about the inbox.
+    The statement must change exactly one row, else the transaction is rolled back.
+    """
+
+    sql: str
+    params: Params
+    done: bool = False
+
+
+_RIDER: ContextVar[Rider | None] = ContextVar("orch_db_rider", default=None)
+
+
+@contextmanager
+def riding(rider: Rider) -> Iterator[Rider]:
+    """Within the block, the first committed write transaction carries `rider`."""
+    token = _RIDER.set(rider)
+    try:
+        yield rider
+    finally:
+        _RIDER.reset(token)
 
 
 class Tx:
@@ -119,13 +152,18 @@ class Database:
         async with self._lock:
             async with _translated():
                 await self._conn.execute("BEGIN IMMEDIATE")
+            rider = _RIDER.get()
             try:
                 yield Tx(self._conn)
+                if rider is not None and not rider.done:
+                    await _ride(Tx(self._conn), rider)
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
             async with _translated():
                 await self._conn.execute("COMMIT")
+            if rider is not None:
+                rider.done = True
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -191,6 +229,11 @@ class Database:
 
 def _probe(path: str) -> None:
     sqlite3.connect(path).close()
+
+
+async def _ride(tx: Tx, rider: Rider) -> None:
+    if await tx.execute(rider.sql, rider.params) != 1:
+        raise AlreadyApplied("the rider's mark was set already: not applying twice")
 
 
 def load_migrations() -> list[tuple[int, str, str]]:

@@ -1,8 +1,9 @@
 """Task card buttons: Approve, Unblock, Retry, Cancel.
 
-The answer to the press is the first Telegram call on every path; before it only the
-button data is checked and, for a valid press, one local compare-and-set is made, so
-the answer can say what happened.
+The answer to the press is the first and only Telegram call on every path, made at
+once: before it only the button data is checked and, for a valid press, one local
+compare-and-set is made, so the answer can say what happened. Card refreshes go through
+the outbox. A press with data we do not know still gets an answer (`fallback`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
+from bot.answers import answer
 from bot.auth import NOT_APPROVER, is_approver
 from bot.callbacks import Action, BadButtonData, ButtonData, Namespace
 from bot.context import Services, actor_of
@@ -34,16 +36,30 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
             data = services.codec.decode(query.data)
         except BadButtonData as exc:
             log.warning("refused button data from user %s: %s", query.from_user.id, exc)
-            await query.answer(BAD)
+            await answer(query, BAD)
             return
         if data.namespace is not Namespace.TASK:
-            return  # another feature's button; its own handler answers it
-        if not is_approver(services.settings, query.from_user.id):
-            await query.answer(NOT_APPROVER, show_alert=True)
+            await answer(query, BAD)
             return
-        await query.answer(await _apply(services, query, data))
+        if not is_approver(services.settings, query.from_user.id):
+            await answer(query, NOT_APPROVER, show_alert=True)
+            return
+        await answer(query, await _apply(services, query, data))
 
     return [CallbackQueryHandler(press, pattern=r"^t:")]
+
+
+def fallback() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+    """Presses no feature claimed (random hex, JSON, old formats): answered, not ignored."""
+
+    async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Says the button is not valid, so the user's spinner stops."""
+        query = update.callback_query
+        assert query is not None
+        log.warning("refused unknown button data from user %s", query.from_user.id)
+        await answer(query, BAD)
+
+    return [CallbackQueryHandler(unknown)]
 
 
 async def _apply(services: Services, query: CallbackQuery, data: ButtonData) -> str:

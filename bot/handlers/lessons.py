@@ -10,13 +10,13 @@ import logging
 import re
 
 from telegram import CallbackQuery, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import render_lessons as view
+from bot.answers import answer
 from bot.auth import NOT_APPROVER, is_approver
 from bot.callbacks import Action, BadButtonData, ButtonData
+from bot.chat_sender import markup_json
 from bot.context import Services, user_id
 from bot.handlers.buttons import BAD, STALE
 from bot.render import esc
@@ -89,10 +89,10 @@ def handlers(services: Services) -> Handlers:
             data = services.codec.decode(query.data)
         except BadButtonData as exc:
             log.warning("refused button data from user %s: %s", query.from_user.id, exc)
-            await query.answer(BAD)
+            await answer(query, BAD)
             return
         if not is_approver(services.settings, query.from_user.id):
-            await query.answer(NOT_APPROVER, show_alert=True)
+            await answer(query, NOT_APPROVER, show_alert=True)
             return
         await _apply(services, journal, query, data)
 
@@ -177,9 +177,9 @@ async def _apply(services: Services, journal: LessonJournal, query: CallbackQuer
                                    expected_version=data.version)
     current = await journal.find(data.object_id)
     if current is None:
-        await query.answer(view.OFF if not journal.enabled else "That lesson is not there.")
+        await answer(query, view.OFF if not journal.enabled else "That lesson is not there.")
         return
-    await query.answer(_done(current) if changed else STALE)
+    await answer(query, _done(current) if changed else STALE)
     await _edit_card(services, query, current)
 
 
@@ -196,16 +196,10 @@ def _change_for(action: Action) -> LessonUpdate:
 
 
 async def _edit_card(services: Services, query: CallbackQuery, lesson: Lesson) -> None:
-    try:
-        await query.edit_message_text(
-            view.lesson_card(lesson, services.clock.now()), parse_mode=ParseMode.HTML,
-            reply_markup=view.lesson_keyboard(lesson, services.codec))
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            log.warning("could not edit lesson card #%s: %s", lesson.id, exc)
+    """The lesson card shows its current state: an edit row, sent within the budget."""
+    message = query.message
+    if message is None or message.chat.id != services.settings.telegram_chat_id:
         return
-    except TelegramError as exc:
-        log.warning("could not edit lesson card #%s: %s", lesson.id, exc)
-        return
-    if query.message is not None and query.message.chat.id == services.settings.telegram_chat_id:
-        services.notifier.budget.take()
+    await services.notifier.edit_later(
+        message.message_id, view.lesson_card(lesson, services.clock.now()),
+        markup_json(view.lesson_keyboard(lesson, services.codec)))

@@ -10,7 +10,6 @@ from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 from bot import render
 from bot.auth import NOT_APPROVER, is_approver
 from bot.context import Services, actor_of, user_id
-from bot.keyboards import task_keyboard
 from bot.replies import reply
 from core.errors import DomainError
 from core.pipeline.progress import finished_stages
@@ -25,7 +24,8 @@ TITLE_MAX = 200
 
 def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
     async def task(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Shows a task's card with the buttons that fit its stage."""
+        """The task as its card shows it, with a link to that one card: a copy without
+        buttons, so no untracked message ever offers a stale action."""
         args = context.args or []
         if len(args) != 1 or not KEY.match(args[0]):
             await reply(services, update, render.esc(TASK_USAGE))
@@ -38,8 +38,14 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         stages = services.pipeline.stages
         finished = finished_stages(await services.pipeline.history(found.id), stages)
         text = render.card(found, stages, services.clock.now(), finished=finished)
-        markup = task_keyboard(found, stages, services.codec)
-        await reply(services, update, text, markup)
+        card = await services.notifier.card_of(found.id)
+        if card is None:
+            services.notifier.refresh(found.id)
+            text += "\n<i>Its card is on its way.</i>"
+        else:
+            link = card_link(services.settings.telegram_chat_id, card.message_id)
+            text += f'\n<a href="{link}">↑ its card, with the buttons</a>'
+        await reply(services, update, text)
 
     async def new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Puts a task into the pipeline by hand (approvers only)."""
@@ -60,6 +66,12 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
                                       f"{render.esc(repo)}; its card follows.")
 
     return [CommandHandler("task", task), CommandHandler("new", new)]
+
+
+def card_link(chat_id: int, message_id: int) -> str:
+    """A t.me link to a message in a supergroup (ids -100…); other chats have none."""
+    internal = str(chat_id).removeprefix("-100")
+    return f"https://t.me/c/{internal}/{message_id}"
 
 
 def _parse_new(args: list[str]) -> tuple[str, str] | str:

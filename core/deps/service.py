@@ -204,7 +204,7 @@ class DependencyService:
         return {task_id: "waits for " + ", ".join(keys) for task_id, keys in unmet.items()}
 
     async def card_note(self, task: Task) -> str | None:
-        """The line for the task's card (TelegramNotifier.add_card_note)."""
+        """The line for the task's card (TelegramRenderer.add_card_note)."""
         return (await self.waits([task])).get(task.id)
 
     # --- internals -------------------------------------------------------------------

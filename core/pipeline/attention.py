@@ -2,8 +2,8 @@
 
 A push interrupts people, so it is reserved for news that needs them, and only for a
 change that really happened (the stored stage before differs from the stage after).
-The in-memory guard backs that rule up: the same (kind, stage) is never pushed twice
-in a row for one task.
+The guard (in memory, written through to SQLite by the chat's outbox) backs that rule
+up: the same (kind, stage) is never pushed twice in a row for one task.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ def wants_push(event: TaskEvent) -> bool:
 class DedupGuard:
     """{task → last pushed (kind, stage)}; counts what it held back in `deduped_total`."""
 
-    def __init__(self) -> None:
-        self._last: dict[int, tuple[ChangeKind, str]] = {}
-        self.deduped_total = 0
+    def __init__(self, marks: dict[int, tuple[ChangeKind, str]] | None = None,
+                 deduped_total: int = 0) -> None:
+        # marks: what a restart loaded from SQLite, so a restart cannot repeat a push
+        self._last: dict[int, tuple[ChangeKind, str]] = dict(marks or {})
+        self.deduped_total = deduped_total
 
     def admit(self, event: TaskEvent) -> bool:
         """True if this push is news; remembers it. False (and counted) if a repeat."""

@@ -27,6 +27,9 @@ in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
 | merge   | MergeLeaseStore, MergeRecords, BranchGit, Retester (+ MergeLease, Rebased, Retest) |
 | schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
+| chat    | InboxStore, OutboxQueue, OutboxUpkeep, SendLedger,            |
+|         | ButtonRetirements (OutboxStore), CardStore, TaskLookup,       |
+|         | ChatRenderer, ChatSender                                      |
 """
 
 from __future__ import annotations
@@ -37,6 +40,18 @@ from core.ports.agents import (
     ProcessLedger,
     Reaper,
     Worktrees,
+)
+from core.ports.chat import (
+    ButtonRetirements,
+    CardStore,
+    ChatRenderer,
+    ChatSender,
+    InboxStore,
+    OutboxQueue,
+    OutboxStore,
+    OutboxUpkeep,
+    SendLedger,
+    TaskLookup,
 )
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
@@ -98,6 +113,10 @@ __all__ = [
     "Applied",
     "BranchGit",
     "BudgetStore",
+    "ButtonRetirements",
+    "CardStore",
+    "ChatRenderer",
+    "ChatSender",
     "Clock",
     "CombinedStatus",
     "CommitStatus",
@@ -108,6 +127,7 @@ __all__ = [
     "DependencyStore",
     "EventDraft",
     "Forge",
+    "InboxStore",
     "ItemRecords",
     "JobStats",
     "JobStore",
@@ -123,6 +143,9 @@ __all__ = [
     "NotifierHub",
     "OpenProcesses",
     "OpenTasks",
+    "OutboxQueue",
+    "OutboxStore",
+    "OutboxUpkeep",
     "PauseStore",
     "ProcessLedger",
     "PullRequest",
@@ -137,12 +160,14 @@ __all__ = [
     "RunLedger",
     "RunStore",
     "Scheduler",
+    "SendLedger",
     "StatesSource",
     "StatusState",
     "SyncCursors",
     "SyncStore",
     "TaskChange",
     "TaskDraft",
+    "TaskLookup",
     "TaskStore",
     "Tracker",
     "TrackerMeter",

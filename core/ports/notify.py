@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
-    """Hears about every applied change (bot.notifier.TelegramNotifier, the stage engine,
+    """Hears about every applied change (the chat courier, the stage engine,
     the tracker write-back). Must never raise and never block for long."""
 
     def publish(self, event: TaskEvent, task: Task) -> None:

@@ -107,6 +107,6 @@ class ConfigReloader:
             return None
 
 
-def _default(name: str) -> object:
+def _default(name: str) -> Any:  # any field's type: replace() checks them per field
     item = next(f for f in fields(Settings) if f.name == name)
     return item.default_factory() if item.default_factory is not MISSING else item.default

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -27,8 +27,10 @@ METHODS: dict[str, tuple[str, Method]] = {
 class BotApiEndpoint:
     """Starlette endpoint (`.handle`) answering Bot API calls in Telegram's exact JSON shapes."""
 
-    def __init__(self, resolve: Callable[[str], MethodContext | None]) -> None:
+    def __init__(self, resolve: Callable[[str], MethodContext | None],
+                 before: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._resolve = resolve
+        self._before = before
 
     async def handle(self, request: Request) -> JSONResponse:
         ctx = self._resolve(request.path_params["token"])
@@ -41,6 +43,8 @@ class BotApiEndpoint:
             if method is None:
                 raise ApiError(404, "Not Found")
             params = await read_params(request)
+            if self._before is not None:
+                await self._before(name)
             result = await method(ctx, params)
         except ApiError as exc:
             _record(ctx, name, params, exc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -48,11 +48,14 @@ class TelegramEmulator:
         self.clock: WallClock = clock or SystemClock()
         self.limits = limits or FloodLimits()
         self._bots: dict[str, BotState] = {}
+        # awaited with the method's name before a call is carried out: a crash test kills
+        # the bot here, inside the round trip of a send
+        self.before_call: Callable[[str], Awaitable[None]] | None = None
         self.add_bot(token, username=bot_username, first_name=bot_first_name)
         routes = [
             Route(
                 "/bot{token}/{method}",
-                BotApiEndpoint(self._context).handle,
+                BotApiEndpoint(self._context, self._before_call).handle,
                 methods=["GET", "POST"],
             )
         ]
@@ -96,6 +99,10 @@ class TelegramEmulator:
         self.limits = limits
         for bot in self._bots.values():
             bot.flood = FloodControl(limits)
+
+    async def _before_call(self, method: str) -> None:
+        if self.before_call is not None:
+            await self.before_call(method)
 
     def _context(self, token: str) -> MethodContext | None:
         bot = self._bots.get(token)
@@ -235,6 +242,18 @@ class TelegramEmulator:
             for r in records
             if method is None or r.method == method
         ]
+
+    def busiest_window(self, chat_id: int, span_s: float = 60.0, token: str | None = None,
+                       methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> int:
+        """The most successful sends and edits in `chat_id` within any `span_s` seconds."""
+        times = sorted(r.at for r in self.bot(token).calls
+                       if r.ok and r.chat_id == chat_id and r.method in methods)
+        best, start = 0, 0
+        for end, moment in enumerate(times):
+            while (moment - times[start]).total_seconds() >= span_s:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
 
     def commands(self, token: str | None = None) -> dict[str, Any]:
         return dict(self.bot(token).commands)

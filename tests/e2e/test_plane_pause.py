@@ -31,7 +31,8 @@ async def synced(team: Team) -> AsyncIterator[tuple[Team, PlaneEmulator, Tracker
                            plane_workspace_slug="acme")
         sync = build_tracker_sync(settings, team.clock, orch.db, orch.pipeline, orch.hub,
                                   orch.queue)
-        tell_the_chat(sync, orch.app, orch.services)
+        buttons = tell_the_chat(sync, orch.services, orch.notifier._renderer)
+        orch.app.add_handlers(buttons, group=-2)  # installed after the catch-all: go first
         try:
             yield team, plane, sync
         finally:

@@ -5,6 +5,7 @@ so `from tests.fakes import X` works whichever module holds X."""
 from __future__ import annotations
 
 from tests.fakes.agents import FakeWorktrees, ScriptedRunner
+from tests.fakes.chat import FakeRenderer, FakeSender
 from tests.fakes.deps import InMemoryDependencyStore, RecordingDependencies
 from tests.fakes.jobs import InMemoryJobStore
 from tests.fakes.lessons import (
@@ -23,6 +24,8 @@ __all__ = [
     "TEAM_STATES",
     "FailingLessonStore",
     "FakeMeter",
+    "FakeRenderer",
+    "FakeSender",
     "FakeTracker",
     "FakeWorktrees",
     "InMemoryDependencyStore",

@@ -1,0 +1,1 @@
+"""The chat's durable edges: the inbox of updates, the outbox of messages, the budget."""
