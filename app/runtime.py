@@ -26,7 +26,13 @@ from app.queue_summary import build_queue
 from app.scheduler import scheduler_of
 from app.startup import StartupProgress, connect_telegram, open_database
 from app.telegram_webhook import Deliver, TelegramWebhook
-from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
+from app.tracker_sync import (
+    TrackerSync,
+    build_tracker_sync,
+    pace_tracker,
+    tell_the_chat,
+    tracker_configured,
+)
 from bot.app import build_telegram, install_handlers
 from bot.callbacks import ButtonCodec
 from bot.chat_render import TelegramRenderer
@@ -69,6 +75,8 @@ from storage.runs import SqliteRunLedger
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
+
+KEY_CHECK_TIMEOUT_S = 5.0  # a tracker that hangs at start-up does not hold orch back
 
 
 @dataclass
@@ -173,10 +181,11 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier, renderer)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
-    install_handlers(app, services)
-    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
+    buttons = tell_the_chat(tracker, services, renderer) if tracker is not None else []
+    install_handlers(app, services, extra=buttons)
+    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
                            tracker)
     orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, inbox,
@@ -299,6 +308,7 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
 
 
 async def _start(orch: Orch, poll_timeout: int) -> None:
+    await _check_keys(orch)
     await orch.app.bot.set_my_commands(COMMANDS)
     await orch.notifier.resume()
     orch.supervisor.spawn(orch.notifier.run(), "courier")
@@ -362,6 +372,23 @@ async def _keep_lease(orch: Orch) -> None:
     except OrchError as exc:
         log.error("stopping: %s", exc)
         orch.lost.set()
+
+
+async def _check_keys(orch: Orch) -> None:
+    """Refuse to start (ConfigError, exit 2) when `/new` keys would collide with a
+    followed project's keys; a tracker that cannot be reached now is checked no further."""
+    if orch.tracker is None:
+        return
+    try:
+        projects = await asyncio.wait_for(orch.tracker.connection.client.projects(),
+                                          KEY_CHECK_TIMEOUT_S)
+    except (OrchError, TimeoutError) as exc:
+        log.warning("could not list the %s projects at start-up (%s); the task key prefix "
+                    "is checked against ORCH_PLANE_PROJECTS only", orch.tracker.name,
+                    exc or "no answer")
+        return
+    orch.tracker.reconciler.config.check_key_prefix(orch.settings.task_key_prefix, projects,
+                                                    orch.tracker.name)
 
 
 def _pace(orch: Orch) -> None:
