@@ -188,15 +188,16 @@ def queue_json(view: QueueView) -> dict[str, Any]:
         "active": view.active_count,
         "blocked": view.blocked_count,
         "stages": [{"stage": line.stage, "count": line.count,
-                    "tasks": [_entry(e) for e in line.entries]} for line in view.stages],
+                    "tasks": [_entry(e, view.generated_at) for e in line.entries]}
+                   for line in view.stages],
         "blocks": [{"title": b.title, "lines": list(b.lines), "data": _jsonable(b.data)}
                    for b in view.blocks],
     }
 
 
-def _entry(entry: QueueEntry) -> dict[str, Any]:
+def _entry(entry: QueueEntry, now: datetime) -> dict[str, Any]:
     return {"key": entry.key, "title": entry.title, "stage": entry.stage,
-            "age_s": int(entry.age.total_seconds()), "why": entry.why}
+            "age_s": int(entry.age_at(now).total_seconds()), "why": entry.why}
 
 
 def _jsonable(value: object) -> object:

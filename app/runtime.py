@@ -25,7 +25,14 @@ from app.operations import Operations, build_operations, notifier_figures
 from app.queue_summary import build_queue
 from app.scheduler import scheduler_of
 from app.startup import StartupProgress, connect_telegram, open_database
-from app.tracker_sync import TrackerSync, build_tracker_sync, pace_tracker, tracker_configured
+from app.telegram_webhook import Deliver, TelegramWebhook
+from app.tracker_sync import (
+    TrackerSync,
+    build_tracker_sync,
+    pace_tracker,
+    tell_the_chat,
+    tracker_configured,
+)
 from bot.app import build_telegram, install_handlers
 from bot.callbacks import ButtonCodec
 from bot.chat_render import TelegramRenderer
@@ -70,6 +77,8 @@ from storage.runs import SqliteRunLedger
 from storage.tasks import SqliteTaskStore
 
 log = logging.getLogger(__name__)
+
+KEY_CHECK_TIMEOUT_S = 5.0  # a tracker that hangs at start-up does not hold orch back
 
 
 @dataclass
@@ -125,6 +134,7 @@ class Orch:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     merge: MergeWiring | None = None  # the merge gate, when a forge is configured
     poller: asyncio.Task[Any] | None = None  # getUpdates into the inbox
+    webhook: TelegramWebhook | None = None  # or Telegram POSTs updates into the inbox
     effort: EffortView | None = None  # what runs cost: cards, /queue, /api/runs
     pacers: list[Pacer] = field(default_factory=list)  # the background loops, once started
     reloader: ConfigReloader | None = None  # ORCH_CONFIG reloaded while orch runs
@@ -174,10 +184,11 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier, renderer)
     services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
-    install_handlers(app, services)
-    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
+    buttons = tell_the_chat(tracker, services, renderer) if tracker is not None else []
+    install_handlers(app, services, extra=buttons)
+    inbox = Inbox(SqliteInbox(db), handler_for(app), lanes_for(pipeline, codec), clock)
     ops = build_operations(settings, clock, db, calls, notifier_figures(notifier), queue,
                            tracker)
     orch = Orch(settings, clock, db, tasks, hub, pipeline, queue, app, notifier, inbox,
@@ -186,6 +197,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     ops.readiness.add("start-up", orch.startup.probe)
     orch.merge = merge
     orch.effort = effort
+    if settings.telegram_webhook_url:
+        orch.webhook = TelegramWebhook(settings.telegram_webhook_url)
     if settings.config_path:
         orch.reloader = _reloader(settings, pipeline, engine, loop, notifier, orch.supervisor)
     return orch
@@ -300,12 +313,16 @@ async def running(settings: Settings, clock: Clock, *, poll_timeout: int = 10,
 
 
 async def _start(orch: Orch, poll_timeout: int) -> None:
+    await _check_keys(orch)
     await orch.app.bot.set_my_commands(COMMANDS)
     await orch.notifier.resume()
     orch.supervisor.spawn(orch.notifier.run(), "courier")
     await orch.app.start()
     _pace(orch)
     await orch.inbox.resume()  # what a crash left unhandled, in order
+    if orch.webhook is not None:  # the HTTP face listens already: Telegram sends at once
+        await orch.webhook.register(orch.app.bot)
+        return
     orch.poller = orch.supervisor.spawn(
         poll(orch.app, orch.inbox, orch.clock, poll_s=poll_timeout), "telegram-poll")
 
@@ -320,6 +337,15 @@ async def _stop(orch: Orch) -> None:
         await orch.app.stop()  # the scheduler stops with it: no step starts after
     await orch.supervisor.stop()
     await orch.loop.stop()  # running agents stop; their runs stay for the next sweep
+
+
+def _into(inbox: Inbox) -> Deliver:
+    """A webhook's update goes where polled ones go: stored in the inbox, then handled."""
+
+    async def deliver(update: dict[str, Any]) -> None:
+        await inbox.receive([update])
+
+    return deliver
 
 
 async def _finish_updates(inbox: Inbox, within_s: float = 5.0) -> None:
@@ -351,6 +377,23 @@ async def _keep_lease(orch: Orch) -> None:
     except OrchError as exc:
         log.error("stopping: %s", exc)
         orch.lost.set()
+
+
+async def _check_keys(orch: Orch) -> None:
+    """Refuse to start (ConfigError, exit 2) when `/new` keys would collide with a
+    followed project's keys; a tracker that cannot be reached now is checked no further."""
+    if orch.tracker is None:
+        return
+    try:
+        projects = await asyncio.wait_for(orch.tracker.connection.client.projects(),
+                                          KEY_CHECK_TIMEOUT_S)
+    except (OrchError, TimeoutError) as exc:
+        log.warning("could not list the %s projects at start-up (%s); the task key prefix "
+                    "is checked against ORCH_PLANE_PROJECTS only", orch.tracker.name,
+                    exc or "no answer")
+        return
+    orch.tracker.reconciler.config.check_key_prefix(orch.settings.task_key_prefix, projects,
+                                                    orch.tracker.name)
 
 
 def _pace(orch: Orch) -> None:
@@ -392,7 +435,8 @@ async def _http(orch: Orch) -> AsyncIterator[None]:
         return
     routes = [*(orch.tracker.routes() if orch.tracker else ()),
               *(orch.ops.routes() if orch.ops else ()),
-              *(orch.merge.routes() if orch.merge else ())]
+              *(orch.merge.routes() if orch.merge else ()),
+              *([orch.webhook.route(_into(orch.inbox))] if orch.webhook else [])]
     app = build_http_app(lessons=orch.lessons, queue=orch.queue, api_token=settings.api_token,
                          extra_routes=routes, runs=orch.effort)
     async with serve_http(BodyLimit(app, settings.http_max_body_bytes), settings.http_port,

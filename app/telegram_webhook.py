@@ -1,12 +1,11 @@
 """Telegram webhook mode: Telegram POSTs each update to orch instead of orch polling.
 
-`register` calls setWebhook with the public URL and a secret made at each start (never
-configured, never logged); Telegram sends it back in
+With ORCH_TELEGRAM_WEBHOOK_URL set, orch calls setWebhook with that URL and a secret
+made at each start (never configured, never logged); Telegram sends it back in
 `X-Telegram-Bot-Api-Secret-Token`. POST /hooks/telegram compares it in constant time:
 wrong or missing → 401 and nothing else happens. An accepted update goes to `deliver`,
-the same door polled updates go through, and only then is 200 answered — so an update
-Telegram saw acknowledged is one orch holds. (The process starts it once the durable
-inbox of updates is in; until then orch polls.)
+the inbox polled updates go to, and only then is 200 answered — so an update Telegram
+saw acknowledged is one orch has stored.
 """
 
 from __future__ import annotations

@@ -5,27 +5,41 @@ end-to-end tests all build it here."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.routing import BaseRoute
+from telegram import Update
+from telegram.ext import BaseHandler
 
 from app.trackers import configured_tracker
 from app.webhook_routes import tracker_webhook_route
+from bot.chat_render import TelegramRenderer
+from bot.chat_sender import markup_json
+from bot.context import Services
+from bot.handlers.sync import confirm_markup
+from bot.handlers.sync import handlers as sync_buttons
 from core.clock import Clock
 from core.config import Settings
 from core.pacer import Pacer
 from core.pipeline.service import PipelineService
 from core.ports import DeliveryLog, DependencySink, NotifierHub, Scheduler
 from core.queue_view import QueueService
+from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
 from core.sync.kind import TrackerConnection, TrackerKind
 from core.sync.reconciler import Reconciler
 from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
+from core.sync.vanish import Pause
 from storage.database import Database
 from storage.instance import SqliteDeliveryLog
+from storage.rate_budgets import SqliteBudgetStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 
 JOB_NAME = "tracker-reconcile"
 
@@ -83,12 +97,39 @@ def build_tracker_sync(
     states = StatesCache(conn.client, clock, names=conn.state_names, ttl_s=conn.states_ttl_s)
     reconciler = Reconciler(
         tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
-        clock=clock, config=config or conn.config, dependencies=dependencies,
-        meter=conn.meter, budget=conn.budget)
+        outbox=SqliteWriteBackStore(db), pauses=SqlitePauseStore(db), clock=clock,
+        config=config or conn.config, dependencies=dependencies, meter=conn.meter,
+        budget=conn.budget,
+        # the budget outlives a restart: it is saved under the tracker's name
+        keeper=BudgetKeeper(conn.budget, SqliteBudgetStore(db), kind.name, clock))
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
     return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
+
+
+def tell_the_chat(sync: TrackerSync, services: Services, renderer: TelegramRenderer,
+                  ) -> list[BaseHandler[Update, Any, Any]]:
+    """The sync in the group: missing marks on cards, one alert with a Confirm button
+    when a project's items vanish at once; returns the button's handlers to install."""
+    notifier = services.notifier
+    sync.reconciler.tell(
+        refresh_card=notifier.refresh,
+        alert=lambda pause: notifier.say(
+            pause_alert_text(pause, sync.name),
+            markup=markup_json(confirm_markup(services.codec, pause))))
+    renderer.add_card_note(sync.reconciler.card_note)
+    return sync_buttons(services, sync.reconciler.confirm_pause)
+
+
+def pause_alert_text(pause: Pause, tracker: str) -> str:
+    """The one alert of a mass disappearance (the Confirm button goes with it)."""
+    name = tracker.capitalize()
+    return (f"⏸ {html.escape(pause.identifier)}: {pause.missing} of {pause.followed} followed "
+            f"{name} items vanished at once. Its sync is paused and nothing was cancelled. "
+            f"If they really were deleted, press Confirm: the tasks of those still gone are "
+            f"cancelled. If orch lost access, fix the key first: nothing that answers is "
+            f"touched.")
 
 def pace_tracker(sync: TrackerSync, scheduler: Scheduler, interval_s: float, *,
                  on_tick: Callable[[TickReport], None] | None = None) -> list[Pacer]:

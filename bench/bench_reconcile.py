@@ -38,6 +38,8 @@ from sandbox.plane_team import seed_team_project
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 
 KEY = "bench-key"
 OPEN_STATES = ("Backlog", "Todo", "In Progress", "In Review")
@@ -133,7 +135,8 @@ def build(client: PlaneClient, budget: RateBudget, clock: JumpClock, db: Databas
     pipeline = PipelineService(SqliteTaskStore(db), DEFAULT_PIPELINE, clock, hub)
     states = StatesCache(client, clock, names=dict(DEFAULT_STATE_NAMES))
     reconciler = Reconciler(tracker=client, states=states, pipeline=pipeline,
-                            store=SqliteSyncStore(db), clock=clock, config=SyncConfig(),
+                            store=SqliteSyncStore(db), outbox=SqliteWriteBackStore(db),
+                            pauses=SqlitePauseStore(db), clock=clock, config=SyncConfig(),
                             meter=client.stats, budget=budget)
     hub.subscribe(reconciler.writeback)  # the start of each task is written back
     return reconciler

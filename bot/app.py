@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseHandler
 
 from bot.auth import chat_guard
 from bot.context import Services
@@ -30,11 +34,14 @@ def build_telegram(token: str, api_url: str, *, rate_limiter: bool = True,
     return builder.build()
 
 
-def install_handlers(app: Application, services: Services) -> None:
-    """Wires every feature's handlers, the chat guard first and the error handler last."""
+def install_handlers(app: Application, services: Services,
+                     extra: Sequence[BaseHandler[Update, Any, Any]] = ()) -> None:
+    """Wires every feature's handlers (and `extra` ones, e.g. the tracker sync's button),
+    the chat guard first and the error handler last."""
     app.add_handler(chat_guard(services.settings, services.notifier), group=-1)
     for feature in ALL_FEATURES:
         app.add_handlers(feature.handlers(services))
+    app.add_handlers(list(extra))
     app.add_handlers(buttons.fallback())  # last: every other press gets an answer too
     app.add_error_handler(on_error(services))
 

@@ -21,6 +21,7 @@ _PATTERN = re.compile(r"^([a-z]):([a-z][a-z0-9]):(\d{1,12}):(\d{1,9}):([0-9a-f]{
 class Namespace(StrEnum):
     TASK = "t"
     LESSON = "l"
+    SYNC = "s"
 
 
 class Action(StrEnum):
@@ -30,6 +31,7 @@ class Action(StrEnum):
     RETRY = "rt"
     CLOSE = "cl"
     IN_PROGRESS = "ip"
+    CONFIRM = "cf"
     ATTRIBUTE_PLATFORM = "a1"
     ATTRIBUTE_PROJECT = "a2"
     ATTRIBUTE_BOTH = "a3"

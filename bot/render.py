@@ -147,21 +147,21 @@ def _queue_text(view: QueueView, per_stage: int, blocks: Sequence[QueueBlock]) -
     if not view.stages:
         lines.append("Nothing in the pipeline.")
     for line in view.stages:
-        lines.append(_stage_line(line, per_stage))
+        lines.append(_stage_line(line, per_stage, view.generated_at))
     for block in blocks:
         lines.extend(_block_lines(block, per_stage))
     return "\n".join(lines)
 
 
-def _stage_line(line: StageLine, per_stage: int) -> str:
-    shown = [_entry_text(e) for e in line.entries[:per_stage]]
+def _stage_line(line: StageLine, per_stage: int, now: datetime) -> str:
+    shown = [_entry_text(e, now) for e in line.entries[:per_stage]]
     if line.count > len(shown):
         shown.append(f"… +{line.count - len(shown)} more")
     return f"<b>{esc(line.stage)}</b> ({line.count})  " + " · ".join(shown)
 
 
-def _entry_text(entry: QueueEntry) -> str:
-    text = f"{esc(entry.key)} {age(entry.age)}"
+def _entry_text(entry: QueueEntry, now: datetime) -> str:
+    text = f"{esc(entry.key)} {age(entry.age_at(now))}"
     if entry.why:
         text += f" — {esc(clip(entry.why, 80))}"
     return text

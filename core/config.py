@@ -73,6 +73,10 @@ class Settings:
     telegram_api_url: str = setting(
         "ORCH_TELEGRAM_API_URL", "https://api.telegram.org/bot", URL,
         "Bot API base (a self-hosted Bot API server, or the sandbox)", group=TELEGRAM)
+    telegram_webhook_url: str = setting(
+        "ORCH_TELEGRAM_WEBHOOK_URL", "", URL,
+        "receive updates by webhook at this public URL, which must reach /hooks/telegram "
+        "on ORCH_HTTP_PORT (unset: orch polls)", group=TELEGRAM, shown_default="none")
     group_messages_per_minute: int = setting(
         "ORCH_GROUP_MESSAGES_PER_MINUTE", 18, INTEGER,
         "orch's own budget of messages to the group: replies, pushes, cards and edits all "

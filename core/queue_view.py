@@ -45,11 +45,16 @@ PIPELINE_WATCHES = ("tasks", "jobs", "deps")
 
 @dataclass(frozen=True, slots=True)
 class QueueEntry:
+    """A shown task. Free of the time it is shown at, so it is built once per rebuild."""
+
     key: str
     title: str
     stage: Stage
-    age: timedelta
+    entered_at: datetime  # when it entered its stage
     why: str | None = None
+
+    def age_at(self, now: datetime) -> timedelta:
+        return now - self.entered_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +112,9 @@ class QueueSummary:
 
 @dataclass(frozen=True, slots=True)
 class PipelineDigest:
-    """The pipeline section's data: free of the time it is shown at."""
+    """The pipeline section's data, free of the time it is shown at: the stage lines."""
 
-    counts: Mapping[Stage, int]
-    shown: tuple[Task, ...]
-    waits: Mapping[int, str]
+    lines: tuple[StageLine, ...]
     until: datetime | None = None
 
 
@@ -175,9 +178,8 @@ class QueueService:
 
     async def _build_pipeline(self) -> PipelineDigest:
         counts, oldest = await self._tasks.stage_digest(SHOWN_PER_STAGE)
-        waiting = [t for t in oldest if t.stage != BLOCKED]
-        waits = await self._collect_waits(waiting)
-        return PipelineDigest(counts, tuple(oldest), waits, getattr(waits, "until", None))
+        waits = await self._collect_waits([t for t in oldest if t.stage != BLOCKED])
+        return PipelineDigest(self._stage_lines(counts, oldest, waits), waits.until)
 
     async def _collect_waits(self, tasks: Sequence[Task], *, card: bool = False) -> Reasons:
         found = Reasons()
@@ -196,7 +198,7 @@ class QueueService:
 
     def _view(self, cached: Cached) -> QueueView:
         now = self._clock.now()
-        digest = cached.parts.get(PIPELINE) or PipelineDigest({}, (), {})
+        digest = cached.parts.get(PIPELINE) or PipelineDigest(())
         blocks = []
         for compose in self._blocks:
             try:
@@ -206,19 +208,17 @@ class QueueService:
                 continue
             if block is not None:
                 blocks.append(block)
-        return QueueView(now, self._stage_lines(digest, now), tuple(blocks))
+        return QueueView(now, digest.lines, tuple(blocks))
 
-    def _stage_lines(self, digest: PipelineDigest, now: datetime) -> tuple[StageLine, ...]:
+    def _stage_lines(self, counts: Mapping[Stage, int], oldest: Sequence[Task],
+                     waits: Mapping[int, str]) -> tuple[StageLine, ...]:
         order = [*self._pipeline.active, BLOCKED]
-        order += sorted(set(digest.counts) - set(order))  # a stage no longer configured
-        lines = []
-        for stage in order:
-            count = digest.counts.get(stage, 0)
-            if count:
-                shown = tuple(_entry(t, now, digest.waits.get(t.id))
-                              for t in digest.shown if t.stage == stage)
-                lines.append(StageLine(stage, count, shown))
-        return tuple(lines)
+        order += sorted(set(counts) - set(order))  # a stage no longer configured
+        shown: dict[Stage, list[QueueEntry]] = {}
+        for task in oldest:
+            shown.setdefault(task.stage, []).append(_entry(task, waits.get(task.id)))
+        return tuple(StageLine(stage, counts[stage], tuple(shown.get(stage, ())))
+                     for stage in order if counts.get(stage))
 
 
 class Reasons(dict[int, str]):
@@ -237,6 +237,6 @@ class _NoRevisions:
         return {}
 
 
-def _entry(task: Task, now: datetime, wait: str | None) -> QueueEntry:
+def _entry(task: Task, wait: str | None) -> QueueEntry:
     why = task.reason if task.stage == BLOCKED else wait
-    return QueueEntry(task.key, task.title, task.stage, now - task.stage_entered_at, why)
+    return QueueEntry(task.key, task.title, task.stage, task.stage_entered_at, why)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.clock import utc_iso
 from core.deps.service import DepLink, Satisfied
+from core.sync.records import ItemBlocker
 from storage.database import Database, Tx
 from storage.queries import queries
 
@@ -63,7 +64,37 @@ class SqliteDependencyStore:
             by_task: dict[int, list[int]] = {}
             for row in rows:
                 by_task.setdefault(row["task_id"], []).append(row["depends_on"])
-            return [await _satisfied(tx, task_id, deps) for task_id, deps in by_task.items()]
+            items: dict[int, list[str]] = {}
+            for row in await tx.fetch_all(Q["report_released_items"], {"at": utc_iso(at)}):
+                items.setdefault(row["task_id"], []).append(row["item_key"])
+            return [await _satisfied(tx, task_id, by_task.get(task_id, []),
+                                     items.get(task_id, []))
+                    for task_id in sorted({*by_task, *items})]
+
+    async def replace_items(self, task_id: int, blockers: Collection[ItemBlocker],
+                            at: datetime) -> tuple[list[str], list[str]]:
+        """Make the task's item dependencies exactly `blockers`: (added, removed) ids."""
+        wanted = {b.item_id: b for b in blockers}
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch_all(Q["item_deps_of_task"], {"task_id": task_id})
+            present = {row[0] for row in rows}
+            for item_id in sorted(present - set(wanted)):
+                await tx.execute(Q["delete_item_dep"], {"task_id": task_id, "item_id": item_id})
+            for blocker in wanted.values():
+                await tx.execute(Q["upsert_item_dep"], {
+                    "task_id": task_id, "item_id": blocker.item_id, "item_key": blocker.key,
+                    "item_group": blocker.group, "released": blocker.released,
+                    "at": utc_iso(at)})
+        return sorted(set(wanted) - present), sorted(present - set(wanted))
+
+    async def open_item_blockers(self) -> set[str]:
+        return {row[0] for row in await self._db.fetch_all(Q["open_item_blockers"])}
+
+    async def item_moved(self, item_id: str, group: str, released: bool, at: datetime) -> None:
+        params = {"item_id": item_id, "item_group": group, "released": released,
+                  "at": utc_iso(at)}
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["item_moved"], params)
 
     async def unmet(self, task_ids: Collection[int]) -> dict[int, list[str]]:
         rows = await self._db.fetch_all(Q["unmet_of_tasks"], {"ids": json.dumps(list(task_ids))})
@@ -86,9 +117,9 @@ async def _delete_from(tx: Tx, task_id: int, depends_on: int, source: str) -> bo
     return await tx.fetch_one(Q["delete_dep_from_source"], params) is not None
 
 
-async def _satisfied(tx: Tx, task_id: int, deps: list[int]) -> Satisfied:
+async def _satisfied(tx: Tx, task_id: int, deps: list[int], items: list[str]) -> Satisfied:
     unmet = await tx.fetch_one(Q["unmet_count"], {"task_id": task_id})
-    keys = []
+    keys = list(items)
     for dep in deps:
         row = await tx.fetch_one(Q["task_key"], {"id": dep})
         keys.append(row[0] if row else f"#{dep}")

@@ -15,6 +15,7 @@ from storage.database import Database, IntegrityViolation, Tx
 from storage.queries import queries
 
 Q = queries("tasks")
+MAX_KEY_SKIPS = 1000
 
 
 class SqliteTaskStore:
@@ -24,9 +25,9 @@ class SqliteTaskStore:
         self._db = db
 
     async def create(self, draft: TaskDraft, event: EventDraft, at: datetime) -> Applied:
+        key = draft.key or await self._allocate_key(draft.key_prefix)
         try:
             async with self._db.transaction() as tx:
-                key = draft.key or await _allocate_key(tx, draft.key_prefix)
                 row = await tx.fetch_one(
                     Q["insert_task"],
                     {
@@ -45,8 +46,18 @@ class SqliteTaskStore:
                 return await _insert_event(tx, row, None, event, at)
         except IntegrityViolation as exc:
             raise DuplicateTask(
-                f"A task for {draft.key or draft.tracker_id} exists already."
+                f"A task for {draft.key or draft.tracker_id or key} exists already."
             ) from exc
+
+    async def _allocate_key(self, prefix: str) -> str:
+        """The next free key, committed on its own: a failed insert never hands the same
+        number out again, and a number taken by another namespace is skipped."""
+        for _ in range(MAX_KEY_SKIPS):
+            async with self._db.transaction() as tx:
+                key = await _allocate_key(tx, prefix)
+                if await tx.fetch_one(Q["find_by_key"], {"key": key}) is None:
+                    return key
+        raise DuplicateTask(f"No free {prefix} key after {MAX_KEY_SKIPS} tries.")
 
     async def compare_and_set(
         self,

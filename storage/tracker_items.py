@@ -35,15 +35,40 @@ class SqliteSyncStore:
             "seen_state_id": record.seen_state_id,
             "seen_updated_at": _iso(record.seen_updated_at),
             "written_state_id": record.written_state_id,
+            "synced_version": record.synced_version,
+            "missing_since": _iso(record.missing_since),
+            "missing_checked_at": _iso(record.missing_checked_at),
             "at": utc_iso(at),
         }
         async with self._db.transaction() as tx:
             await tx.execute(Q["save_item"], params)
 
-    async def note_written(self, item_id: str, state_id: str, at: datetime) -> None:
-        params = {"item_id": item_id, "state_id": state_id, "at": utc_iso(at)}
+    async def note_written(self, item_id: str, state_id: str, at: datetime,
+                           version: int = 0) -> None:
+        params = {"item_id": item_id, "state_id": state_id, "at": utc_iso(at),
+                  "version": version}
         async with self._db.transaction() as tx:
             await tx.execute(Q["note_written"], params)
+
+    async def note_synced(self, item_id: str, version: int, at: datetime) -> None:
+        params = {"item_id": item_id, "version": version, "at": utc_iso(at)}
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["note_synced"], params)
+
+    async def mark_missing(self, item_id: str, since: datetime,
+                           checked_at: datetime | None, at: datetime) -> None:
+        params = {"item_id": item_id, "since": utc_iso(since), "checked_at": _iso(checked_at),
+                  "at": utc_iso(at)}
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["mark_missing"], params)
+
+    async def clear_missing(self, item_id: str, at: datetime) -> bool:
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(Q["clear_missing"], {"item_id": item_id, "at": utc_iso(at)})
+        return row is not None
+
+    async def missing(self) -> list[ItemRecord]:
+        return [_record(row) for row in await self._db.fetch_all(Q["missing_items"])]
 
     async def forget(self, item_id: str) -> None:
         async with self._db.transaction() as tx:
@@ -74,6 +99,9 @@ def _record(row: sqlite3.Row) -> ItemRecord:
         seen_state_id=row["seen_state_id"],
         seen_updated_at=_time(row["seen_updated_at"]),
         written_state_id=row["written_state_id"],
+        synced_version=row["synced_version"],
+        missing_since=_time(row["missing_since"]),
+        missing_checked_at=_time(row["missing_checked_at"]),
     )
 
 

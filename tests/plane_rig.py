@@ -13,8 +13,9 @@ from core.integrations.plane.client import PlaneClient
 from core.pipeline.attention import wants_push
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
-from core.ports import NotifierHub
+from core.ports import BudgetStore, DependencySink, NotifierHub
 from core.ratebudget import RateBudget
+from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
 from core.sync.states_cache import StatesCache
@@ -23,6 +24,8 @@ from sandbox.plane_team import seed_team_project
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 from tests.fakes import RecordingNotifier
 from tests.plane_support import KEY, JumpClock
 from tests.reconcile_world import Relay
@@ -41,16 +44,20 @@ class Rig:
     hub: NotifierHub | None = None  # for more subscribers (e.g. the job loop's run watch)
 
     def reconciler(self, *, budget: int = 600, config: SyncConfig | None = None,
-                   names: dict[str, str] | None = None) -> Reconciler:
+                   names: dict[str, str] | None = None,
+                   dependencies: DependencySink | None = None, margin: float = 0.0,
+                   keeper: BudgetStore | None = None) -> Reconciler:
         """A reconciler as the runtime builds one; a second call is a restart."""
-        meter = RateBudget(self.clock, budget)
+        meter = RateBudget(self.clock, budget, margin=margin)
         client = PlaneClient(self.url, KEY, "acme", clock=self.clock, budget=meter)
         self.clients.append(client)
         states = StatesCache(client, self.clock, names=names or dict(DEFAULT_STATE_NAMES))
         reconciler = Reconciler(
             tracker=client, states=states, pipeline=self.pipeline,
-            store=SqliteSyncStore(self.db), clock=self.clock, config=config or SyncConfig(),
-            meter=client.stats, budget=meter)
+            store=SqliteSyncStore(self.db), outbox=SqliteWriteBackStore(self.db),
+            pauses=SqlitePauseStore(self.db), clock=self.clock, config=config or SyncConfig(),
+            meter=client.stats, budget=meter, dependencies=dependencies,
+            keeper=BudgetKeeper(meter, keeper, "plane", self.clock) if keeper else None)
         self.relay.target = reconciler.writeback
         return reconciler
 

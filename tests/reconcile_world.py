@@ -20,12 +20,12 @@ from core.sync.config import SyncConfig
 from core.sync.reconciler import Reconciler
 from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
-from tests.fakes import (
-    FakeTracker,
-    InMemorySyncStore,
-    InMemoryTaskStore,
-    RecordingDependencies,
-    RecordingNotifier,
+from tests.fakes import FakeTracker, InMemoryTaskStore, RecordingNotifier
+from tests.tracker_fakes import (
+    InMemoryPauseStore,
+    InMemoryWriteBackStore,
+    RecordingItemDependencies,
+    SafeSyncStore,
 )
 
 INTERVAL_S = 120.0
@@ -47,10 +47,12 @@ class Relay:
 class World:
     clock: ManualClock = field(default_factory=ManualClock)
     tracker: FakeTracker = field(default_factory=FakeTracker)
-    store: InMemorySyncStore = field(default_factory=InMemorySyncStore)
+    store: SafeSyncStore = field(default_factory=SafeSyncStore)
+    outbox: InMemoryWriteBackStore = field(default_factory=InMemoryWriteBackStore)
+    pauses: InMemoryPauseStore = field(default_factory=InMemoryPauseStore)
     tasks: InMemoryTaskStore = field(default_factory=InMemoryTaskStore)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
-    deps: RecordingDependencies = field(default_factory=RecordingDependencies)
+    deps: RecordingItemDependencies = field(default_factory=RecordingItemDependencies)
     names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATE_NAMES))
     config: SyncConfig = field(default_factory=SyncConfig)
     relay: Relay = field(default_factory=Relay)
@@ -67,7 +69,8 @@ class World:
         states = StatesCache(self.tracker, self.clock, names=self.names)
         reconciler = Reconciler(
             tracker=self.tracker, states=states, pipeline=self.pipeline, store=self.store,
-            clock=self.clock, config=self.config, dependencies=self.deps,
+            outbox=self.outbox, pauses=self.pauses, clock=self.clock, config=self.config,
+            dependencies=self.deps,
             meter=self.tracker.stats)
         self.relay.target = reconciler.writeback
         self.current = reconciler

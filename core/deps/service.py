@@ -5,7 +5,8 @@ from a tracker's `blocked_by` relations. They act in three places:
 
 - the claim: a job whose task has a dependency not yet done is skipped by the claim
   statement itself, so it never holds a concurrency slot (storage/queries/jobs.sql);
-- `release_ready()`, called on every job-loop tick: when the last dependency of B is
+- `release_ready()`, called on every job-loop tick and wherever a blocker's completion
+  is recorded (the tracker sync, with or without agents): when the last dependency of B is
   done, B gets exactly one DEPS_RELEASED event ("ORCH-40 done") through the pipeline
   service's `note`, so the notifier hears it like any other change;
 - a declaration that closes a cycle blocks every task on it ("cycle ORCH-47 → ORCH-48
@@ -29,6 +30,7 @@ from core.pipeline.service import PipelineService
 from core.pipeline.stages import BLOCKED, QUEUED, Stage
 from core.pipeline.tasks import ENGINE, ChangeKind, Task
 from core.ports import DependencyStore
+from core.sync.records import ItemBlocker
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +142,11 @@ class DependencyService:
         return DepsView(task, tuple(depends_on), tuple(dependents))
 
     async def ingest_relations(self, task: Task, blocked_by_keys: Iterable[str], *,
-                               source: str) -> Ingested:
+                               source: str, blocked_by_items: Iterable[ItemBlocker] = ()
+                               ) -> Ingested:
         """Make the task's dependencies from `source` (a tracker's name) exactly
-        `blocked_by_keys`.
+        `blocked_by_keys` (tasks) and `blocked_by_items` (tracker items without a task,
+        waited for by their state group).
 
         Keys with no task are reported and skipped; local declarations are kept.
         """
@@ -150,12 +154,26 @@ class DependencyService:
             return Ingested()
         found, unknown = await self._resolve(blocked_by_keys, exclude=task.id)
         added, removed = await self._store.replace(task.id, source, found, self._clock.now())
+        items = await self._store.replace_items(task.id, list(blocked_by_items),
+                                                self._clock.now())
         cycle = await self._check_cycles([(task.id, dep) for dep in added])
-        if added or removed:
+        if added or removed or items[0] or items[1]:
             self._waits_changed(task.id)
         return Ingested(
             await self._keys(added), await self._keys(removed), tuple(unknown), cycle
         )
+
+    async def open_item_blockers(self) -> set[str]:
+        """Tracker items without a task that some task waits for (the sync watches them)."""
+        return await self._store.open_item_blockers() if self.enabled else set()
+
+    async def item_moved(self, item_id: str, group: str, released: bool) -> list[Task]:
+        """A blocking item changed group, as the sync saw it: record it and announce the
+        tasks it released, here and now (with or without a job loop)."""
+        if not self.enabled:
+            return []
+        await self._store.item_moved(item_id, group, released, self._clock.now())
+        return await self.release_ready()
 
     async def release_ready(self) -> list[Task]:
         """Announce every task whose last dependency just became done; once each."""

@@ -19,7 +19,9 @@ in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract
 | deps    | DependencyEdges, DependencyProgress, DependencySink           |
 | tracker | TrackerReader, TrackerWriter, StatesSource, TrackerMeter,     |
 |         | TrackerWebhooks                                              |
-| sync    | ItemRecords, SyncCursors, ReconcileHints, DeliveryLog         |
+| sync    | ItemRecords, SyncCursors, MissingMarks, ReconcileHints,       |
+|         | DeliveryLog, WriteBackRows, WriteBackLedger, PauseStore,      |
+|         | BudgetStore                                                  |
 | queue   | QueueBlockSource, QueueSectionView, WaitExplainer, OpenTasks,   |
 |         | RevisionSource                                               |
 | forge   | Forge (+ PullRequest, CommitStatus, CombinedStatus, StatusState) |
@@ -83,7 +85,19 @@ from core.ports.queue import (
     WaitExplainer,
 )
 from core.ports.schedule import Scheduler
-from core.ports.sync import DeliveryLog, ItemRecords, ReconcileHints, SyncCursors, SyncStore
+from core.ports.sync import (
+    BudgetStore,
+    DeliveryLog,
+    ItemRecords,
+    MissingMarks,
+    PauseStore,
+    ReconcileHints,
+    SyncCursors,
+    SyncStore,
+    WriteBackLedger,
+    WriteBackRows,
+    WriteBackStore,
+)
 from core.ports.tasks import Applied, EventDraft, TaskChange, TaskDraft, TaskStore
 from core.ports.tracker import (
     StatesSource,
@@ -98,6 +112,7 @@ __all__ = [
     "AgentRunner",
     "Applied",
     "BranchGit",
+    "BudgetStore",
     "ButtonRetirements",
     "CardStore",
     "ChatRenderer",
@@ -123,6 +138,7 @@ __all__ = [
     "MergeLeaseGrant",
     "MergeLeaseStore",
     "MergeRecords",
+    "MissingMarks",
     "Notifier",
     "NotifierHub",
     "OpenProcesses",
@@ -130,6 +146,7 @@ __all__ = [
     "OutboxQueue",
     "OutboxStore",
     "OutboxUpkeep",
+    "PauseStore",
     "ProcessLedger",
     "PullRequest",
     "QueueBlockSource",
@@ -159,5 +176,8 @@ __all__ = [
     "TrackerWriter",
     "WaitExplainer",
     "Worktrees",
+    "WriteBackLedger",
+    "WriteBackRows",
+    "WriteBackStore",
     "combine",
 ]

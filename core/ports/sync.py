@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from core.ratebudget import BudgetSnapshot
+    from core.sync.outbox import RowStatus, WriteBackDraft, WriteBackRow
     from core.sync.records import ItemRecord, SyncPosition
+    from core.sync.vanish import Pause
 
 
 class ItemRecords(Protocol):
@@ -24,12 +28,34 @@ class ItemRecords(Protocol):
         """Insert or replace a record."""
         ...
 
-    async def note_written(self, item_id: str, state_id: str, at: datetime) -> None:
-        """Remember that orch itself set the item to `state_id`."""
+    async def note_written(self, item_id: str, state_id: str, at: datetime,
+                           version: int = 0) -> None:
+        """Remember that orch itself set the item to `state_id` for the task's `version`."""
+        ...
+
+    async def note_synced(self, item_id: str, version: int, at: datetime) -> None:
+        """The item's state now reflects the task at `version`."""
         ...
 
     async def forget(self, item_id: str) -> None:
         """Stop following an item (it was deleted in the tracker)."""
+        ...
+
+
+class MissingMarks(Protocol):
+    """Followed items that look gone from the tracker: marked, shown, confirmed later."""
+
+    async def mark_missing(self, item_id: str, since: datetime,
+                           checked_at: datetime | None, at: datetime) -> None:
+        """Remember that the item looks gone (and since when it was confirmed once)."""
+        ...
+
+    async def clear_missing(self, item_id: str, at: datetime) -> bool:
+        """The item is back; True if it had been marked missing."""
+        ...
+
+    async def missing(self) -> list[ItemRecord]:
+        """Every followed item marked missing, oldest mark first."""
         ...
 
 
@@ -45,9 +71,91 @@ class SyncCursors(Protocol):
         ...
 
 
-class SyncStore(ItemRecords, SyncCursors, Protocol):
-    """Both halves in one store (storage.tracker_items.SqliteSyncStore), as the
+class SyncStore(ItemRecords, SyncCursors, MissingMarks, Protocol):
+    """The three in one store (storage.tracker_items.SqliteSyncStore), as the
     reconciler takes it."""
+
+
+class WriteBackRows(Protocol):
+    """Write-backs as rows (core.sync.outbox): pending → running → a terminal status."""
+
+    async def add(self, drafts: Sequence[WriteBackDraft], at: datetime) -> int:
+        """Insert pending rows (a move already queued is ignored); how many were new."""
+        ...
+
+    async def due(self, at: datetime, limit: int) -> list[WriteBackRow]:
+        """Pending rows whose not_before has come, oldest first."""
+        ...
+
+    async def start(self, row_id: int, at: datetime) -> bool:
+        """pending → running; False if another drain took it."""
+        ...
+
+    async def state_done(self, row_id: int, at: datetime) -> None:
+        """The state part is done: a retry only posts the comment."""
+        ...
+
+    async def finish(self, row_id: int, status: RowStatus, error: str | None,
+                     at: datetime) -> None:
+        """running → succeeded, failed or skipped."""
+        ...
+
+    async def retry(self, row_id: int, not_before: datetime, error: str, at: datetime) -> None:
+        """running → pending, one more attempt counted."""
+        ...
+
+
+class WriteBackLedger(Protocol):
+    """What the write-back rows say as a whole."""
+
+    async def sweep(self, at: datetime) -> int:
+        """Rows left running by a dead process → failed, each with a fresh pending copy."""
+        ...
+
+    async def later_for_item(self, item_id: str, row_id: int) -> bool:
+        """True if a newer open row exists for the same item (it sets the state that counts)."""
+        ...
+
+    async def open_for_task(self, task_id: int) -> bool:
+        """True if the task has a pending or running row."""
+        ...
+
+    async def open_count(self) -> int:
+        """Rows pending or running."""
+        ...
+
+
+class WriteBackStore(WriteBackRows, WriteBackLedger, Protocol):
+    """Both in one store (storage.tracker_writebacks.SqliteWriteBackStore)."""
+
+
+class PauseStore(Protocol):
+    """Projects whose sync waits for a person (too many items vanished at once)."""
+
+    async def open_pauses(self) -> list[Pause]:
+        """Pauses not yet confirmed."""
+        ...
+
+    async def pause(self, project_id: str, identifier: str, missing: int, followed: int,
+                    at: datetime) -> Pause | None:
+        """Pause a project; None if it is paused already."""
+        ...
+
+    async def confirm(self, pause_id: int, by: str, at: datetime) -> Pause | None:
+        """Lift an open pause; None if there is none with that id."""
+        ...
+
+
+class BudgetStore(Protocol):
+    """Request budgets saved by name (one per API key), so a restart does not start full."""
+
+    async def load(self, name: str) -> BudgetSnapshot | None:
+        """The saved state, or None."""
+        ...
+
+    async def save(self, name: str, snapshot: BudgetSnapshot, at: datetime) -> None:
+        """Replace the saved state."""
+        ...
 
 
 class ReconcileHints(Protocol):

@@ -22,6 +22,7 @@ from core.pipeline.stages import BLOCKED, CANCELLED
 from core.settings.declare import declared, did_you_mean
 from core.settings.document import DEFAULT_STATE_NAMES
 from core.sync.config import SyncConfig
+from core.tracker import TrackerProject
 
 # Settings that only work together: one set without the others is refused.
 TOGETHER: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -46,11 +47,17 @@ def missing_required(settings: Settings) -> list[str]:
 def validate(settings: Settings) -> None:
     """ConfigError for the first setting that cannot work with the others."""
     _check_together(settings)
+    if settings.telegram_webhook_url and not settings.http_port:
+        raise ConfigError("ORCH_HTTP_PORT", "is required with ORCH_TELEGRAM_WEBHOOK_URL "
+                          "(Telegram's updates arrive on orch's HTTP server)")
     source = settings.config_path or "ORCH_CONFIG"
     _check_gates(settings, source)
     _check_roles(settings, source)
     _check_plane_document(settings, source)
-    SyncConfig.from_settings(settings)
+    config = SyncConfig.from_settings(settings)
+    # the followed projects named in the settings: checked here, the rest at start-up
+    config.check_key_prefix(settings.task_key_prefix, [
+        TrackerProject(name, name, name) for name in settings.plane_projects])
 
 
 def gaps(settings: Settings) -> list[str]:

@@ -99,6 +99,14 @@ def _is_positive(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
+def _is_number_at_least(low: float) -> Callable[[Any], bool]:
+    return lambda v: type(v) in (int, float) and v >= low
+
+
+def _is_share(value: Any) -> bool:
+    return type(value) in (int, float) and 0 <= value <= 1
+
+
 def _is_seconds(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
@@ -161,6 +169,27 @@ SCHEMA = Table({
         "states": Each(TEXT, "key", "the Plane state name of each logical state"),
         "repos": Each(TEXT, "PROJECT", "the repo a Plane project's tasks work in"),
         "writeback": Each(TEXT, "stage", "the logical state a stage is shown as in Plane"),
+        "missing_confirm_after_min": Leaf(
+            "minutes >= 0", _is_number_at_least(0),
+            "an item absent and 404 on two full resyncs this far apart is deleted (30)"),
+        "mass_missing_share": Leaf(
+            "a share from 0 to 1", _is_share,
+            "more than this share of a project's items gone at once pauses its sync (0.5)"),
+        "mass_missing_min": Leaf(
+            "an integer >= 1", lambda v: type(v) is int and v >= 1,
+            "... and at least this many items (3)"),
+        "cancelled_releases": Leaf(
+            "true or false", lambda v: isinstance(v, bool),
+            "a blocker cancelled in Plane releases the tasks waiting for it (true)"),
+        "rate_margin": Leaf(
+            "a share from 0 to 0.9", lambda v: _is_share(v) and v <= 0.9,
+            "the share of Plane's rate limit orch leaves unused (0.1)"),
+        "max_retry_after_s": Leaf(
+            "seconds >= 0", _is_number_at_least(0),
+            "a longer Retry-After pauses the sync, said in /queue, instead of waiting (120)"),
+        "max_pages": Leaf(
+            "an integer >= 1", lambda v: type(v) is int and v >= 1,
+            "a listing longer than this many pages is broken: the tick ends (200)"),
     }),
 })
 

@@ -6,17 +6,17 @@ moved meanwhile is never overwritten (StaleVersion: the item is retried next tic
 
 from __future__ import annotations
 
-from core.errors import DuplicateTask
+from core.errors import DuplicateTask, TrackerRejected
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import TERMINAL
 from core.pipeline.tasks import Actor, Task
 from core.ports import DependencySink, TrackerReader
 from core.sync.config import SyncConfig
-from core.sync.records import ItemRecord
+from core.sync.records import ItemBlocker, ItemRecord
 from core.sync.report import Tally
 from core.sync.rules import SyncAction, UnblockGuard
 from core.sync.states_cache import ProjectStates
-from core.tracker import TrackerProject, WorkItem
+from core.tracker import StateGroup, TrackerProject, WorkItem
 
 _PAST = {SyncAction.BLOCK: "blocked", SyncAction.UNBLOCK: "unblocked", SyncAction.CLOSE: "closed",
          SyncAction.CANCEL: "cancelled"}
@@ -52,27 +52,46 @@ class TaskMoves:
             tally.change(task.key, _PAST[action])
         return moved or task
 
-    async def relations(self, project_id: str, item_id: str, task: Task) -> None:
-        """Hand the item's blockers on as task keys; a blocker with no task cannot be
-        waited for in the pipeline, so it is left out."""
+    async def relations(self, project_id: str, states: ProjectStates, item_id: str,
+                        task: Task) -> None:
+        """Hand the item's blockers on: as task keys where the blocker has a task, else
+        as the blocker item and its state group (the task waits until it completes)."""
         if self._deps is None:
             return
         relations = await self._tracker.relations(project_id, item_id)
-        keys = []
+        keys: list[str] = []
+        items: list[ItemBlocker] = []
         for blocker_id in relations.blocked_by:
             blocker = await self._pipeline.find_by_tracker_item(blocker_id)
             if blocker is not None:
                 keys.append(blocker.key)
-        await self._deps.ingest_relations(task, keys, source=self.source)
+            elif (untracked := await self._untracked(project_id, states, blocker_id)):
+                items.append(untracked)
+        await self._deps.ingest_relations(task, keys, source=self.source,
+                                          blocked_by_items=items)
 
-    async def deleted(self, record: ItemRecord, tally: Tally) -> None:
-        """The item is gone from the tracker: its task stops, with the reason."""
+    async def deleted(self, record: ItemRecord, tally: Tally, *, by: str | None = None) -> None:
+        """The item is gone from the tracker, confirmed: its task stops, with the reason."""
         task = await self._pipeline.find_by_tracker_item(record.item_id)
         if task is not None and task.stage not in TERMINAL:
-            await self._pipeline.cancel(task.id, self._actor,
-                                        f"{record.key} was deleted {self._where}",
-                                        expected_version=task.version)
+            why = (f"{record.key} was deleted {self._where} (confirmed by {by})" if by else
+                   f"{record.key} was deleted {self._where} (absent and 404 on two full "
+                   f"resyncs)")
+            await self._pipeline.cancel(task.id, self._actor, why, expected_version=task.version)
             tally.change(task.key, "deleted")
+
+    async def _untracked(self, project_id: str, states: ProjectStates,
+                         item_id: str) -> ItemBlocker | None:
+        try:
+            item = await self._tracker.item(project_id, item_id)
+        except TrackerRejected as exc:
+            if exc.status == 404:
+                return None  # a deleted blocker blocks nothing
+            raise
+        group = states.group_of(item.state_id)
+        released = group is StateGroup.COMPLETED or (
+            group is StateGroup.CANCELLED and self._config.cancelled_releases)
+        return ItemBlocker(item.id, item.key, str(group or "unknown"), released)
 
     async def _move(self, action: SyncAction, task: Task, item: WorkItem, reason: str,
                     tally: Tally) -> Task | None:

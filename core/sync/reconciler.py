@@ -1,4 +1,4 @@
-"""The reconciler: keeps the pipeline in step with the tracker, quietly.
+"""The reconciler: keeps the pipeline in step with the tracker, quietly and safely.
 
 `tick()` is a step function: for each followed project it reads the items changed since
 the watermark (all of them on a full resync), decides per item with the pure rules of
@@ -6,9 +6,14 @@ the watermark (all of them on a full resync), decides per item with the pure rul
 saw and changed. It never raises: a failing item is logged, counted and retried on the
 next tick by a targeted read; a failing project keeps its watermark, so nothing is lost.
 
+What it never does: cancel a task because its item seems gone (core.sync.vanish decides
+that over two full resyncs), treat lost access as deletion, overwrite a person's move
+(core.sync.writeback reads before it writes), or keep calling a tracker that asked it to
+wait (the shared RateBudget pauses every call; past the cap the tick does not start).
+
 Between ticks, `run()` (owned by the runtime) does prompt work: webhook hints become
-targeted reconciles, and the write-back queue is drained. Ticks, targeted reconciles and
-write-backs share one lock, so a write and a read never interleave.
+targeted reconciles, and the write-back rows are drained. Ticks, targeted reconciles,
+write-backs and confirmations share one lock, so they never overlap.
 """
 
 from __future__ import annotations
@@ -17,43 +22,41 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.clock import Clock
-from core.errors import TrackerRejected
+from core.errors import TrackerError, TrackerRateLimited, TrackerRejected
 from core.pipeline.service import PipelineService
-from core.pipeline.stages import TERMINAL
-from core.ports import DependencySink, SyncStore, Tracker, TrackerMeter
+from core.pipeline.tasks import Actor
+from core.ports import (
+    DependencySink,
+    PauseStore,
+    SyncStore,
+    Tracker,
+    TrackerMeter,
+    WriteBackStore,
+)
 from core.queue_view import QueueBlock
 from core.ratebudget import RateBudget
+from core.sync.budget_keeper import BudgetKeeper
 from core.sync.config import SyncConfig
-from core.sync.moves import TaskMoves
+from core.sync.health import SyncHealth, health_lines, missing_note
+from core.sync.items import ItemSync, Scope
 from core.sync.records import ItemRecord, SyncPosition
 from core.sync.report import ReconcilerStats, Tally, TickReport, reconcile_block
-from core.sync.rules import (
-    Standing,
-    UnblockGuard,
-    judge,
-    remembered,
-    standing_of,
-)
-from core.sync.states_cache import ProjectStates, StatesCache
+from core.sync.states_cache import StatesCache
+from core.sync.vanish import Pause, Vanishing
+from core.sync.walk import Walk
 from core.sync.writeback import WriteBack
-from core.tracker import TrackerProject, WorkItem, iter_items
+from core.tracker import TrackerProject, WorkItem
 
 log = logging.getLogger("orch.reconciler")
 
 MAX_HINTS = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """One project as a reconcile sees it."""
-
-    project: TrackerProject
-    states: ProjectStates
-    full: bool
+class LostAccess(TrackerError):
+    """The key sees no project: access was lost (or never given), nothing was deleted."""
 
 
 class Reconciler:
@@ -66,32 +69,45 @@ class Reconciler:
         states: StatesCache,
         pipeline: PipelineService,
         store: SyncStore,
+        outbox: WriteBackStore,
+        pauses: PauseStore,
         clock: Clock,
         config: SyncConfig,
         dependencies: DependencySink | None = None,
         meter: TrackerMeter | None = None,
         budget: RateBudget | None = None,
+        keeper: BudgetKeeper | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        refresh_card: Callable[[int], None] = lambda _: None,
+        alert: Callable[[Pause], Awaitable[None] | None] | None = None,
     ) -> None:
         self._tracker = tracker
         self._states = states
         self._pipeline = pipeline
         self._store = store
+        self._pauses = pauses
         self._clock = clock
         self._config = config
+        self._deps = dependencies
         self._meter = meter
         self._budget = budget
+        self._keeper = keeper
         self._timer = timer
-        self.writeback = WriteBack(tracker, states, store, clock, source=tracker.name,
+        self._refresh_card = refresh_card
+        self._alert = alert
+        self.writeback = WriteBack(tracker, states, store, outbox, clock, source=tracker.name,
                                    stage_states=config.stage_states, wake=self._poke)
-        self.guard = UnblockGuard()
-        self._moves = TaskMoves(pipeline, config, self.guard, tracker, dependencies)
+        self._name = tracker.name.capitalize()  # for lines people read
+        self.vanishing = Vanishing(store, pauses, clock, config.vanish,
+                                   on_marked=self._marked, on_paused=self._paused)
+        self.items = ItemSync(tracker, pipeline, store, clock, config, self.writeback,
+                              self.vanishing, dependencies)
+        self.guard = self.items.guard
         self.stats = ReconcilerStats()
+        self.health = SyncHealth()
         self._lock = asyncio.Lock()
         self._projects: dict[str, TrackerProject] | None = None
         self._projects_at: datetime | None = None
-        self._seen: dict[str, datetime] = {}  # item id → updated_at last reconciled
-        self._retry: dict[str, str] = {}  # item id → project id, failed last time
         self._hints: dict[str, str] = {}  # item id → project id, from webhooks
         self.wake: Callable[[], None] = _nothing  # the runtime's pacer: work_off soon
 
@@ -112,6 +128,21 @@ class Reconciler:
         """A full resync now, whatever the schedule."""
         return await self.tick(full=True)
 
+    async def confirm_pause(self, pause_id: int, actor: Actor) -> tuple[Pause, int] | None:
+        """A person confirms a mass disappearance: the project's sync resumes, and the
+        tasks of its items that still answer 404 are cancelled. (pause, cancelled)."""
+        async with self._lock:
+            pause = await self._pauses.confirm(pause_id, str(actor), self._clock.now())
+            if pause is None:
+                return None
+            tally = Tally(self._clock.now())
+            for record in await self._store.missing():
+                if record.project_id == pause.project_id:
+                    await self.items.guarded(record.key, record.project_id, record.item_id,
+                                             tally, self._confirmed_gone(record, actor, tally))
+            self.stats.add(tally.report(0.0, 0, 0), tick=False)
+            return pause, len(tally.changes)
+
     # -- prompt work between ticks ----------------------------------------------------
 
     def hint(self, project_id: str | None, item_id: str) -> bool:
@@ -126,14 +157,36 @@ class Reconciler:
         return True
 
     async def work_off(self) -> None:
-        """Reconcile the hinted items and do the queued write-backs, now."""
+        """Reconcile the hinted items and do the due write-backs, now."""
         async with self._lock:
             await self._measured(self._hinted, tick=False)
 
     async def queue_block(self) -> QueueBlock:
         """The reconcile block of /queue (QueueBlockSource)."""
         budget = (self._budget.remaining, self._budget.limit) if self._budget else None
-        return reconcile_block(self.stats, budget, self.writeback.pending)
+        block = reconcile_block(self.stats, budget, self.writeback.pending)
+        notes = health_lines(self.health, self._clock.now(), await self._pauses.open_pauses(),
+                             await self._store.missing(), self._name)
+        return QueueBlock(block.title, (*block.lines, *notes),
+                          {**block.data, "notes": notes})
+
+    async def card_note(self, task: object) -> str | None:
+        """The card's line for a task whose item seems gone (TelegramNotifier note)."""
+        item_id = getattr(task, "tracker_id", None)
+        if not item_id:
+            return None
+        return missing_note(await self._store.record(item_id), self._name)
+
+    @property
+    def config(self) -> SyncConfig:
+        return self._config
+
+    def tell(self, *, refresh_card: Callable[[int], None],
+             alert: Callable[[Pause], Awaitable[None] | None]) -> None:
+        """Where the chat hears of missing marks (a card refresh) and of a pause (one
+        alert); the runtime wires these once the chat exists."""
+        self._refresh_card = refresh_card
+        self._alert = alert
 
     def _poke(self) -> None:
         # The runtime paces `work_off` on the scheduler (core.pacer.Pacer); a failed
@@ -147,24 +200,67 @@ class Reconciler:
         tally = Tally(self._clock.now())
         calls, waits, started = self._calls(), self._waits(), self._timer()
         try:
-            await body(tally)
+            if self._keeper is not None:
+                await self._keeper.load_once()
+            if not self._rate_paused(tally):
+                await body(tally)
         except Exception as exc:  # never raise: the scheduler must see a clean return
+            self._note_stop(exc)
             tally.fail("tick" if tick else "targeted reconcile", exc)
+        await self._save_budget()
         report = tally.report(self._timer() - started, self._calls() - calls,
                               self._waits() - waits)
         self.stats.add(report, tick=tick)
         return report
 
+    async def _save_budget(self) -> None:
+        if self._keeper is None:
+            return
+        try:
+            await self._keeper.save()
+        except Exception:  # the budget is an optimisation: a failed save never breaks a tick
+            log.exception("could not save the request budget")
+
+    def _rate_paused(self, tally: Tally) -> bool:
+        """True while the tracker's Retry-After is longer than orch waits in place."""
+        if self._budget is None or self._budget.pause_left() <= 0:
+            return False
+        tally.rate_paused = True
+        return True
+
     async def _tick(self, tally: Tally, full: bool) -> None:
         self._hints.clear()  # the listing below sees whatever they pointed at
         projects = await self._followed(refresh=full)
-        await self._retry_failed(projects, tally)
+        paused = {p.project_id for p in await self._pauses.open_pauses()}
+        self.items.blockers = await self._deps.open_item_blockers() if self._deps else set()
+        await self.items.retry_failed(projects, tally, self._targeted)
         for project in projects.values():
+            if project.id in paused:
+                tally.paused_projects += 1
+                continue
             try:
                 await self._sync_project(project, tally, full)
             except Exception as exc:
                 tally.fail(project.identifier, exc)
+                if self._note_stop(exc):
+                    return  # lost access or told to wait: the other projects would fail too
+        self.health.access_lost = None  # every project answered
         await self._drain(tally)
+
+    def _note_stop(self, exc: Exception) -> bool:
+        """Remember a condition that stops the whole sync; True if `exc` is one."""
+        if isinstance(exc, TrackerRejected) and exc.status in (401, 403):
+            self.health.access_lost = f"{exc.status}: {exc}"
+            return True
+        if isinstance(exc, LostAccess):
+            self.health.access_lost = str(exc)
+            return True
+        if isinstance(exc, TrackerRateLimited):
+            self.health.rate_paused_for_s = exc.retry_after
+            self.health.rate_paused_until = self._clock.now() + timedelta(
+                seconds=exc.retry_after)
+            return True
+        return False
 
     async def _hinted(self, tally: Tally) -> None:
         while self._hints:
@@ -174,7 +270,12 @@ class Reconciler:
         await self._drain(tally)
 
     async def _drain(self, tally: Tally) -> None:
-        tally.writebacks += await self.writeback.drain()
+        async def person_moved(item: WorkItem) -> None:
+            await self._targeted_item(item, tally)
+
+        tally.writebacks += await self.writeback.drain(person_moved)
+        if self._deps is not None:
+            tally.released += len(await self._deps.release_ready())
 
     async def _followed(self, *, refresh: bool) -> dict[str, TrackerProject]:
         """The followed projects; the list is re-read on each resync interval."""
@@ -182,6 +283,9 @@ class Reconciler:
         due = self._projects_at is None or now - self._projects_at >= self._resync_interval
         if self._projects is None or refresh or due:
             listed = await self._tracker.projects()
+            if not listed:
+                raise LostAccess("the key sees no project at all")
+            self.health.access_lost = None
             self._projects = {p.id: p for p in listed if self._config.follows(p.id, p.identifier)}
             self._projects_at = now
             known = {name for p in listed for name in (p.id, p.identifier)}
@@ -196,28 +300,62 @@ class Reconciler:
             tally.fail(project.identifier, RuntimeError("states never fetched; nothing to go by"))
             return
         position = await self._store.position(project.id)
-        scope = _Scope(project, states, force or self._full_due(position))
-        tally.full = tally.full or scope.full
-        since = None if scope.full or position.watermark is None else (
+        full = force or self._full_due(position)
+        since = None if full or position.watermark is None else (
             position.watermark - timedelta(seconds=self._config.overlap_s))
-        newest = await self._walk(scope, since, position.watermark, tally)
-        await self._advance(project.id, position, newest, full=since is None)
-
-    async def _walk(self, scope: _Scope, since: datetime | None, newest: datetime | None,
-                    tally: Tally) -> datetime | None:
-        """Reconcile the items changed since `since` (all: None); the newest updated_at."""
-        records = await self._store.records(scope.project.id)
-        size = self._config.full_page_size if since is None else self._config.page_size
+        config = self._config
+        deadline = tally.started_at + timedelta(seconds=config.tick_budget_s)
+        walk = Walk(self._tracker, project.id, since, first_page=config.page_size,
+                    big_page=config.full_page_size, bulk_pages=config.bulk_pages,
+                    max_pages=config.max_pages,
+                    past_deadline=lambda: self._clock.now() >= deadline)
+        records = await self._store.records(project.id)
         listed: set[str] = set()
-        async for item in iter_items(self._tracker, scope.project.id, since=since, per_page=size):
+        newest = position.watermark
+        async for item in walk.items():
             listed.add(item.id)
             tally.seen += 1
             newest = item.updated_at if newest is None else max(newest, item.updated_at)
-            record = records.get(item.id)
-            await self._one(scope, item, record, tally, skip_repeats=since is not None)
-        if since is None:  # a complete walk: followed items it did not meet may be gone
-            await self._vanished(scope, records, listed, tally)
-        return newest
+            await self.items.one(Scope(project, states, walk.full), item, records.get(item.id),
+                                 tally, skip_repeats=not walk.full)
+        if walk.yielded:  # the rest next tick, from the same watermark
+            tally.yielded += 1
+            return
+        tally.full = tally.full or walk.full
+        if walk.full and walk.complete:
+            await self._vanished(Scope(project, states, True), records, listed, tally)
+        await self._advance(project.id, position, newest, full=walk.full)
+
+    async def _vanished(self, scope: Scope, records: dict[str, ItemRecord], listed: set[str],
+                        tally: Tally) -> None:
+        """Followed items a complete walk did not meet: deleted, or not seen this time.
+        Nothing is concluded from an empty listing of a project orch follows items in."""
+        open_items = {t.tracker_id for t in await self._pipeline.open_tasks() if t.tracker_id}
+        followed = [r for r in records.values() if r.item_id in open_items]
+        if not listed:
+            if followed:
+                tally.fail(scope.project.identifier,
+                           TrackerError("an empty listing; nothing is concluded from it"))
+            return
+        gone: list[ItemRecord] = []
+        for record in followed:
+            if record.item_id in listed:
+                continue
+            try:
+                item = await self._tracker.item(scope.project.id, record.item_id)
+            except TrackerRejected as exc:
+                if exc.status != 404:
+                    raise
+                gone.append(record)
+                continue
+            tally.seen += 1
+            await self.items.one(scope, item, record, tally, skip_repeats=False, lookup=True)
+        verdict = await self.vanishing.judge(scope.project.id, scope.project.identifier, gone,
+                                             len(followed))
+        tally.missing += len(verdict.marked)
+        for record in verdict.confirmed:
+            await self.items.guarded(record.key, scope.project.id, record.item_id, tally,
+                                     self.items.deleted(record, tally, confirmed=True))
 
     async def _advance(self, project_id: str, old: SyncPosition, newest: datetime | None,
                        *, full: bool) -> None:
@@ -234,17 +372,6 @@ class Reconciler:
     def _resync_interval(self) -> timedelta:
         return timedelta(seconds=self._config.resync_interval_s)
 
-    async def _retry_failed(self, projects: dict[str, TrackerProject], tally: Tally) -> None:
-        for item_id, project_id in list(self._retry.items())[: self._config.retries_per_tick]:
-            if project_id not in projects:
-                self._retry.pop(item_id, None)
-                continue
-            errors = tally.errors
-            await self._guarded(item_id, project_id, item_id, tally,
-                                self._targeted(project_id, item_id, tally, skip_repeats=False))
-            if tally.errors > errors:
-                return  # still failing: the tracker is likely down, spare the budget
-
     # -- one item -----------------------------------------------------------------------
 
     async def _targeted(self, project_id: str, item_id: str, tally: Tally,
@@ -252,82 +379,51 @@ class Reconciler:
         project = (await self._followed(refresh=False)).get(project_id)
         if project is None:
             return  # not a project orch follows
-        scope = _Scope(project, await self._states.get(project_id), full=False)
+        if project_id in {p.project_id for p in await self._pauses.open_pauses()}:
+            return
         try:
             item = await self._tracker.item(project_id, item_id)
         except TrackerRejected as exc:
             if exc.status != 404:
                 raise
             if (record := await self._store.record(item_id)) is not None:
-                await self._guarded(record.key, project_id, item_id, tally,
-                                    self._deleted(record, tally))
+                tally.missing += int(await self.vanishing.suspect(record))
             return
         tally.seen += 1
-        record = await self._store.record(item_id)
-        await self._one(scope, item, record, tally, skip_repeats=skip_repeats, lookup=True)
+        scope = Scope(project, await self._states.get(project_id), full=False)
+        await self.items.one(scope, item, await self._store.record(item_id), tally,
+                             skip_repeats=skip_repeats, lookup=True)
 
-    async def _one(self, scope: _Scope, item: WorkItem, record: ItemRecord | None,
-                   tally: Tally, *, skip_repeats: bool, lookup: bool = False) -> None:
-        if skip_repeats and self._repeat(item, record):
-            tally.repeats += 1
+    async def _targeted_item(self, item: WorkItem, tally: Tally) -> None:
+        """A write-back found a person's move: apply it to the task like any change."""
+        project = (await self._followed(refresh=False)).get(item.project_id)
+        if project is None:
             return
-        done = await self._guarded(item.key, scope.project.id, item.id, tally,
-                                   self._reconcile(scope, item, record, tally, lookup))
-        if done:
-            self._seen[item.id] = item.updated_at
+        scope = Scope(project, await self._states.get(project.id), full=False)
+        await self.items.one(scope, item, await self._store.record(item.id), tally,
+                             skip_repeats=False, lookup=True)
 
-    async def _guarded(self, key: str, project_id: str, item_id: str, tally: Tally,
-                       work: Awaitable[None]) -> bool:
-        """Run one item's work in isolation: a failure is counted and retried next tick."""
+    async def _confirmed_gone(self, record: ItemRecord, actor: Actor, tally: Tally) -> None:
         try:
-            await work
-        except Exception as exc:
-            tally.fail(key, exc)
-            self._retry[item_id] = project_id
-            self._seen.pop(item_id, None)
-            return False
-        self._retry.pop(item_id, None)
-        return True
+            item = await self._tracker.item(record.project_id, record.item_id)
+        except TrackerRejected as exc:
+            if exc.status != 404:
+                raise
+            await self.items.deleted(record, tally, confirmed=True, by=actor.label)
+            return
+        await self.vanishing.present(record)  # it came back meanwhile
+        await self._targeted_item(item, tally)
 
-    def _repeat(self, item: WorkItem, record: ItemRecord | None) -> bool:
-        if self._seen.get(item.id) == item.updated_at:
-            return True
-        return record is not None and record.seen_updated_at == item.updated_at
+    async def _marked(self, item_id: str) -> None:
+        task = await self._pipeline.find_by_tracker_item(item_id)
+        if task is not None:
+            self._refresh_card(task.id)
 
-    async def _reconcile(self, scope: _Scope, item: WorkItem, record: ItemRecord | None,
-                         tally: Tally, lookup: bool) -> None:
-        now = standing_of(scope.states, item.state_id)
-        if now is Standing.BLOCKED:
-            self.guard.seen_blocked(item.id)
-        task = None
-        if record is not None or lookup or now is Standing.APPROVED:  # else: no task
-            task = await self._pipeline.find_by_tracker_item(item.id)
-        action = judge(scope.states, item.state_id, record, task.stage if task else None)
-        task = await self._moves.apply(action, scope.project, scope.states, item, task, tally)
-        if task is None:
-            return  # not followed: nothing to remember
-        new = remembered(record, item.id, scope.project.id, item.key, item.state_id,
-                         item.updated_at)
-        if new != record:
-            await self._store.save(new, self._clock.now())
-        if task.stage not in TERMINAL and (scope.full or record is None
-                                           or record.seen_updated_at != item.updated_at):
-            await self._moves.relations(scope.project.id, item.id, task)
-
-    async def _vanished(self, scope: _Scope, records: dict[str, ItemRecord], listed: set[str],
-                        tally: Tally) -> None:
-        """Followed items a full walk did not meet: deleted, or missed by a shifting page.
-        One targeted read tells which (a tracker may send nothing when an item is deleted)."""
-        for record in records.values():
-            if record.item_id not in listed:
-                await self._guarded(record.key, scope.project.id, record.item_id, tally,
-                                    self._targeted(scope.project.id, record.item_id, tally,
-                                                   skip_repeats=False))
-
-    async def _deleted(self, record: ItemRecord, tally: Tally) -> None:
-        await self._moves.deleted(record, tally)
-        await self._store.forget(record.item_id)
-        self._seen.pop(record.item_id, None)
+    async def _paused(self, pause: Pause) -> None:
+        if self._alert is not None:
+            outcome = self._alert(pause)
+            if outcome is not None:
+                await outcome
 
     def _calls(self) -> int:
         return self._meter.calls if self._meter else 0

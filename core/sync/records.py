@@ -21,6 +21,12 @@ class ItemRecord:
     seen_state_id: str | None = None
     seen_updated_at: datetime | None = None
     written_state_id: str | None = None
+    # the task version the item's state reflects: a task that moved past it owes a write
+    synced_version: int | None = None
+    # the item looked gone (a 404, or absent from a listing) since then: shown, not acted on
+    missing_since: datetime | None = None
+    # the first full resync that found it absent and 404: a second one later confirms
+    missing_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +37,11 @@ class SyncPosition:
     full_sync_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemBlocker:
+    """A tracker item without a task that blocks a task: waited for by its state group."""
+
+    item_id: str
+    key: str
+    group: str
+    released: bool

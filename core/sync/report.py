@@ -38,6 +38,11 @@ class TickReport:
     rate_limit_waits: int
     writebacks: int
     last_error: str | None
+    missing: int = 0  # items marked (or still) missing in the tracker
+    released: int = 0  # tasks released from dependencies
+    paused_projects: int = 0  # projects skipped: waiting for a person's confirmation
+    rate_paused: bool = False  # not started: the tracker asked orch to wait
+    yielded: int = 0  # projects whose walk ran out of time and goes on next tick
 
     @property
     def items_changed(self) -> int:
@@ -62,6 +67,11 @@ class Tally:
     writebacks: int = 0
     changes: list[Change] = field(default_factory=list)
     last_error: str | None = None
+    missing: int = 0
+    released: int = 0
+    paused_projects: int = 0
+    rate_paused: bool = False
+    yielded: int = 0
 
     def change(self, key: str, what: str) -> None:
         self.changes.append(Change(key, what))
@@ -90,6 +100,11 @@ class Tally:
             rate_limit_waits=waits,
             writebacks=self.writebacks,
             last_error=self.last_error,
+            missing=self.missing,
+            released=self.released,
+            paused_projects=self.paused_projects,
+            rate_paused=self.rate_paused,
+            yielded=self.yielded,
         )
 
 

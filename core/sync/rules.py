@@ -115,12 +115,27 @@ def judge(states: ProjectStates, state_id: str, record: ItemRecord | None,
 
 
 def remembered(record: ItemRecord | None, item_id: str, project_id: str, key: str,
-               state_id: str, updated_at: datetime) -> ItemRecord:
-    """The record after an item was reconciled. Any observed state change consumes orch's
-    own write: it either came back, or a person overrode it."""
+               state_id: str, updated_at: datetime, synced_version: int | None = None,
+               ) -> ItemRecord:
+    """The record after an item was reconciled (seen, so not missing). Any observed state
+    change consumes orch's own write: it either came back, or a person overrode it."""
     changed = record is None or record.seen_state_id != state_id
     written = None if changed or record is None else record.written_state_id
-    return ItemRecord(item_id, project_id, key, state_id, updated_at, written)
+    return ItemRecord(item_id, project_id, key, state_id, updated_at, written, synced_version)
+
+
+def synced_after(record: ItemRecord | None, state_id: str, action: SyncAction,
+                 task_version: int) -> int | None:
+    """Which task version the item's state reflects after a reconcile.
+
+    A new task reflects the state it was created from (version 1), so orch's own start
+    is still owed; orch's write coming back keeps what the write-back recorded; any other
+    change of state is a person's word, the latest there is."""
+    if record is None:
+        return 1 if action is SyncAction.CREATE else task_version
+    if record.seen_state_id == state_id or state_id == record.written_state_id:
+        return record.synced_version
+    return task_version
 
 
 class UnblockGuard:

@@ -42,15 +42,59 @@ WHERE satisfied_at IS NULL
 RETURNING task_id, depends_on
 
 -- name: unmet_count
-SELECT count(*) FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-WHERE d.task_id = :task_id AND a.stage != 'done'
+SELECT (SELECT count(*) FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+        WHERE d.task_id = :task_id AND a.stage != 'done')
+     + (SELECT count(*) FROM task_item_deps x
+        WHERE x.task_id = :task_id AND x.released_at IS NULL)
 
 -- name: task_key
 SELECT key FROM tasks WHERE id = :id
 
 -- name: unmet_of_tasks
--- The dependencies not yet done of the given tasks (a JSON array of ids), in key order.
-SELECT d.task_id, a.key
-FROM task_deps d JOIN tasks a ON a.id = d.depends_on
-WHERE d.task_id IN (SELECT value FROM json_each(:ids)) AND a.stage != 'done'
-ORDER BY d.task_id, a.key
+-- The dependencies not yet done of the given tasks (a JSON array of ids), in key order:
+-- tasks, and tracker items without a task (not yet in a releasing group).
+SELECT task_id, key FROM (
+    SELECT d.task_id, a.key
+    FROM task_deps d JOIN tasks a ON a.id = d.depends_on
+    WHERE d.task_id IN (SELECT value FROM json_each(:ids)) AND a.stage != 'done'
+    UNION ALL
+    SELECT x.task_id, x.item_key AS key
+    FROM task_item_deps x
+    WHERE x.task_id IN (SELECT value FROM json_each(:ids)) AND x.released_at IS NULL
+)
+ORDER BY task_id, key
+
+-- name: item_deps_of_task
+SELECT item_id FROM task_item_deps WHERE task_id = :task_id
+
+-- name: upsert_item_dep
+-- A blocker already in a releasing group is met from the start: nothing waits or is told.
+INSERT INTO task_item_deps (task_id, item_id, item_key, item_group, created_at,
+                            released_at, reported_at)
+VALUES (:task_id, :item_id, :item_key, :item_group, :at,
+        CASE WHEN :released THEN :at END, CASE WHEN :released THEN :at END)
+ON CONFLICT (task_id, item_id) DO UPDATE SET
+    item_key = excluded.item_key,
+    item_group = excluded.item_group,
+    released_at = CASE WHEN :released THEN coalesce(released_at, :at) END,
+    reported_at = CASE WHEN :released THEN reported_at END
+RETURNING task_id
+
+-- name: delete_item_dep
+DELETE FROM task_item_deps WHERE task_id = :task_id AND item_id = :item_id
+
+-- name: open_item_blockers
+SELECT DISTINCT item_id FROM task_item_deps WHERE released_at IS NULL
+
+-- name: item_moved
+UPDATE task_item_deps
+SET item_group = :item_group,
+    released_at = CASE WHEN :released THEN coalesce(released_at, :at) END,
+    reported_at = CASE WHEN :released THEN reported_at END
+WHERE item_id = :item_id
+
+-- name: report_released_items
+-- Item edges released since the last call; each is returned once.
+UPDATE task_item_deps SET reported_at = :at
+WHERE released_at IS NOT NULL AND reported_at IS NULL
+RETURNING task_id, item_key

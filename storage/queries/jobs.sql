@@ -95,7 +95,9 @@ RETURNING id
 
 -- name: queued_in_claim_order
 SELECT j.task_id, t.key, j.stage, j.role, j.not_before, j.transient_attempts,
-       j.unmet_deps > 0 AS waits_for_deps
+       (j.unmet_deps > 0 OR EXISTS (
+           SELECT 1 FROM task_item_deps x
+           WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
 FROM jobs j INDEXED BY jobs_queued JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND t.stage = j.stage
 ORDER BY j.not_before, j.id
@@ -125,6 +127,9 @@ WHERE id = (
     SELECT j.id
     FROM jobs j INDEXED BY jobs_ready JOIN tasks t ON t.id = j.task_id
     WHERE j.status = 'queued' AND j.unmet_deps = 0
+      -- a wait for a tracker item without a task (rare: probed by primary key)
+      AND NOT EXISTS (SELECT 1 FROM task_item_deps x
+                      WHERE x.task_id = j.task_id AND x.released_at IS NULL)
       AND j.not_before <= :at
       AND t.stage = j.stage
       AND j.repo NOT IN (SELECT value FROM json_each(:full_repos))
@@ -160,9 +165,11 @@ RETURNING *
 -- stage engine withdraws it, moments later; the claim itself never takes one.
 SELECT coalesce(sum(status = 'running'), 0) AS running,
        coalesce(sum(status = 'queued'), 0) AS queued,
-       coalesce(sum(status = 'queued' AND :deps_enabled AND unmet_deps > 0), 0)
+       coalesce(sum(status = 'queued' AND :deps_enabled AND (unmet_deps > 0 OR task_id IN (
+           SELECT task_id FROM task_item_deps WHERE released_at IS NULL))), 0)
            AS waiting_deps,
-       coalesce(sum(status = 'queued' AND NOT (:deps_enabled AND unmet_deps > 0)
+       coalesce(sum(status = 'queued' AND NOT (:deps_enabled AND (unmet_deps > 0 OR task_id IN (
+           SELECT task_id FROM task_item_deps WHERE released_at IS NULL)))
                     AND not_before > :at), 0) AS backoff,
        min(CASE WHEN status = 'queued' AND not_before > :at THEN not_before END) AS next_due
 FROM jobs INDEXED BY jobs_open_line
@@ -174,6 +181,8 @@ WHERE status IN ('queued', 'running')
 SELECT j.task_id
 FROM jobs j INDEXED BY jobs_ready JOIN tasks t ON t.id = j.task_id
 WHERE j.status = 'queued' AND j.unmet_deps = 0 AND j.not_before <= :at
+  AND NOT EXISTS (SELECT 1 FROM task_item_deps x
+                  WHERE x.task_id = j.task_id AND x.released_at IS NULL)
   AND t.stage = j.stage
 ORDER BY j.not_before, j.id
 LIMIT :limit
@@ -189,7 +198,9 @@ LIMIT :limit
 -- name: open_jobs_of_tasks
 -- The open job of each given task (a JSON array of ids) that is in its task's stage.
 SELECT j.task_id, j.status, j.not_before, j.transient_attempts,
-       :deps_enabled AND j.unmet_deps > 0 AS waits_for_deps
+       :deps_enabled AND (j.unmet_deps > 0 OR EXISTS (
+           SELECT 1 FROM task_item_deps x
+           WHERE x.task_id = j.task_id AND x.released_at IS NULL)) AS waits_for_deps
 FROM jobs j JOIN tasks t ON t.id = j.task_id
 WHERE j.task_id IN (SELECT value FROM json_each(:ids))
   AND j.status IN ('queued', 'running') AND t.stage = j.stage

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.deps.service import DepLink, Satisfied
 from core.errors import (
@@ -12,6 +13,7 @@ from core.errors import (
 )
 from core.pipeline.stages import DONE
 from core.pipeline.tasks import Task
+from core.sync.records import ItemBlocker
 from tests.fakes.tasks import InMemoryTaskStore
 
 
@@ -28,6 +30,28 @@ class InMemoryDependencyStore:
     def __init__(self, tasks: InMemoryTaskStore) -> None:
         self._tasks = tasks
         self._edges: dict[tuple[int, int], _Edge] = {}
+        # (task id, item id) → [key, released, reported]: waits on items without a task
+        self._items: dict[tuple[int, str], list[Any]] = {}
+
+    async def replace_items(self, task_id: int, blockers: Collection[ItemBlocker],
+                            at: datetime) -> tuple[list[str], list[str]]:
+        wanted = {b.item_id: b for b in blockers}
+        present = {i for (t, i) in self._items if t == task_id}
+        for item_id in present - set(wanted):
+            del self._items[(task_id, item_id)]
+        for b in wanted.values():
+            old = self._items.get((task_id, b.item_id))
+            reported = (old[2] if old else b.released) and b.released
+            self._items[(task_id, b.item_id)] = [b.key, b.released, reported]
+        return sorted(set(wanted) - present), sorted(present - set(wanted))
+
+    async def open_item_blockers(self) -> set[str]:
+        return {i for (_, i), edge in self._items.items() if not edge[1]}
+
+    async def item_moved(self, item_id: str, group: str, released: bool, at: datetime) -> None:
+        for (_, i), edge in self._items.items():
+            if i == item_id:
+                edge[1], edge[2] = released, edge[2] and released
 
     async def add(self, task_id: int, depends_on: int, source: str, at: datetime) -> bool:
         return self._add(task_id, depends_on, source, at)
@@ -59,6 +83,10 @@ class InMemoryDependencyStore:
             if edge.satisfied_at is None and self._done(dep):
                 edge.satisfied_at = at
                 by_task.setdefault(task_id, []).append(self._key(dep))
+        for (task_id, _), item in self._items.items():
+            if item[1] and not item[2]:
+                item[2] = True
+                by_task.setdefault(task_id, []).append(item[0])
         return [Satisfied(t, tuple(sorted(keys)), not self._unmet(t))
                 for t, keys in by_task.items()]
 
@@ -79,7 +107,8 @@ class InMemoryDependencyStore:
 
     def _unmet(self, task_id: int) -> list[str]:
         deps = [d for (t, d) in self._edges if t == task_id and not self._done(d)]
-        return sorted(self._key(d) for d in deps)
+        items = [e[0] for (t, _), e in self._items.items() if t == task_id and not e[1]]
+        return sorted([*(self._key(d) for d in deps), *items])
 
     def _done(self, task_id: int) -> bool:
         task = self._tasks.peek(task_id)

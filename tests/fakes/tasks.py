@@ -27,12 +27,9 @@ class InMemoryTaskStore:
     # No awaits inside the methods below: each one is atomic, like a transaction.
 
     async def create(self, draft: TaskDraft, event: EventDraft, at: datetime) -> Applied:
-        number = self._counters.get(draft.key_prefix, 0) + 1
-        key = draft.key or f"{draft.key_prefix}-{number}"
+        key = draft.key or self._next_key(draft.key_prefix)
         if self._taken(key, draft.tracker_id):
             raise DuplicateTask(f"A task for {draft.key or draft.tracker_id} exists already.")
-        if draft.key is None:
-            self._counters[draft.key_prefix] = number
         task = Task(
             id=len(self._tasks) + 1,
             key=key,
@@ -109,6 +106,15 @@ class InMemoryTaskStore:
     async def events(self, task_id: int, limit: int = 50) -> Sequence[TaskEvent]:
         own = [e for e in self._events if e.task_id == task_id]
         return own[max(len(own) - limit, 0) :] if limit >= 0 else own  # as SQL's LIMIT
+
+    def _next_key(self, prefix: str) -> str:
+        """Like SqliteTaskStore: a number is used up even if the insert then fails, and a
+        number whose key is taken already is skipped."""
+        while True:
+            self._counters[prefix] = self._counters.get(prefix, 0) + 1
+            key = f"{prefix}-{self._counters[prefix]}"
+            if not self._taken(key, None):
+                return key
 
     def _taken(self, key: str, tracker_id: str | None) -> bool:
         return any(

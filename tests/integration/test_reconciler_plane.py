@@ -58,22 +58,28 @@ async def test_writeback_is_idempotent_and_never_echoes(rig: Rig) -> None:
     reconciler.writeback.publish(event, moved)  # the same write-back once more (a replay)
     reports = [await reconciler.tick() for _ in range(3)]
 
-    assert rig.comments_on("ORCH-1") == ["orch-1-v2", "orch-1-v3"]  # the 409 twin
-    assert rig.emulator.stats.by_route["POST comments"] == 3
+    assert rig.comments_on("ORCH-1") == ["orch-1-v2", "orch-1-v3"]
+    assert rig.emulator.stats.by_route["POST comments"] == 2  # the replay is the same row
     assert rig.emulator.stats.by_route["PATCH work-item"] == patches  # already there
     assert all(r.changes == () for r in reports)
     assert (await rig.pipeline.find("ORCH-1")).stage == "review"
 
 
-async def test_a_deleted_item_cancels_its_task_on_the_full_resync(rig: Rig) -> None:
+async def test_a_deleted_item_cancels_its_task_on_the_second_full_resync(rig: Rig) -> None:
     reconciler = rig.reconciler()
     rig.emulator.add_item("ORCH", "Soon gone", state="Approved")
+    rig.emulator.add_item("ORCH", "Stays")
     await reconciler.tick()
     rig.emulator.delete_item("ORCH-1")
     rig.clock.advance(3600)
-    report = await reconciler.tick()
+    first = await reconciler.tick()
+    assert first.full and first.missing == 1
+    assert (await rig.pipeline.find("ORCH-1")).stage == "development"
+    rig.clock.advance(3600)
+    second = await reconciler.tick()
     task = await rig.pipeline.find("ORCH-1")
-    assert report.full and (task.stage, task.reason) == ("cancelled", "ORCH-1 was deleted in Plane")
+    assert second.full and task.stage == "cancelled"
+    assert task.reason == "ORCH-1 was deleted in Plane (absent and 404 on two full resyncs)"
     rig.clock.advance(3600)
     await reconciler.tick()
     assert rig.pushes() == ["ORCH-1 cancelled"]

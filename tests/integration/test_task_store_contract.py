@@ -88,12 +88,15 @@ async def test_create_refuses_a_duplicate_tracker_id(task_store: TaskStore) -> N
     assert len(await task_store.list_open()) == 1
 
 
-async def test_a_refused_create_does_not_use_up_a_key(task_store: TaskStore) -> None:
+async def test_a_refused_create_uses_up_its_key_and_taken_keys_are_skipped(
+        task_store: TaskStore) -> None:
     await create(task_store, tracker_id="u-1")
     with pytest.raises(DuplicateTask):
-        await create(task_store, tracker_id="u-1")
+        await create(task_store, tracker_id="u-1")  # ORCH-2 is never handed out again
+    await create(task_store, key="ORCH-4", tracker_id="u-4")  # taken by another namespace
 
-    assert (await create(task_store)).key == "ORCH-2"
+    assert (await create(task_store)).key == "ORCH-3"
+    assert (await create(task_store)).key == "ORCH-5"
 
 
 async def test_many_tasks_may_have_no_tracker_id(task_store: TaskStore) -> None:

@@ -26,6 +26,8 @@ from storage.database import Database, IntegrityViolation
 from storage.dependencies import SqliteDependencyStore
 from storage.tasks import SqliteTaskStore
 from storage.tracker_items import SqliteSyncStore
+from storage.tracker_pauses import SqlitePauseStore
+from storage.tracker_writebacks import SqliteWriteBackStore
 from tests.fakes import FakeTracker
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -86,6 +88,7 @@ async def test_a_tracker_not_called_plane_syncs_end_to_end(database: Database) -
     states = StatesCache(tracker, clock, names=DEFAULT_STATE_NAMES)
     reconciler = Reconciler(
         tracker=tracker, states=states, pipeline=pipeline, store=SqliteSyncStore(database),
+        outbox=SqliteWriteBackStore(database), pauses=SqlitePauseStore(database),
         clock=clock, config=config, dependencies=deps)
     hub.subscribe(reconciler.writeback)
     first = tracker.add("First", "Approved")
@@ -96,6 +99,9 @@ async def test_a_tracker_not_called_plane_syncs_end_to_end(database: Database) -
     task = await pipeline.find(second.key)
     await pipeline.block(task.id, SYSTEM, "waiting for a person")
     await reconciler.tick()
+    # Second was listed before First had a task, so it waited on First as an item; the
+    # full resync reads relations again and finds First's task
+    await reconciler.resync()
 
     assert (task.source, [e.actor for e in await pipeline.history(task.id)][:2]) == (
         "jira", ["jira", "jira"])

@@ -10,6 +10,7 @@ import pytest
 from core.config import DEFAULT_STATE_NAMES, AgentCommand, Settings
 from core.errors import ConfigError
 from core.pipeline.stages import DEFAULT_PIPELINE, DONE, QUEUED
+from core.settings.checks import load
 from core.settings.show import listing
 
 TOKEN = "123456:AAH-very-secret-token"
@@ -205,3 +206,13 @@ def test_masked_never_shows_a_secret() -> None:
     unset = dict(row for _, rows in listing(from_env()) for row in rows)
     assert unset["ORCH_GITEA_TOKEN"] == "not set"
 
+
+
+def test_a_telegram_webhook_needs_the_http_server() -> None:
+    hook = {"ORCH_TELEGRAM_WEBHOOK_URL": "https://orch.example.com/hooks/telegram"}
+    with pytest.raises(ConfigError) as caught:
+        load({**REQUIRED, **hook})
+    assert caught.value.setting == "ORCH_HTTP_PORT" and "WEBHOOK_URL" in str(caught.value)
+
+    settings = load({**REQUIRED, **hook, "ORCH_HTTP_PORT": "8080"})
+    assert settings.telegram_webhook_url == hook["ORCH_TELEGRAM_WEBHOOK_URL"]

@@ -154,19 +154,26 @@ async def test_a_retried_writeback_never_posts_a_second_comment() -> None:
     assert list(world.tracker.comments).count("orch-1-v3") == 1
 
 
-async def test_an_item_deleted_in_plane_cancels_its_task_on_the_full_resync() -> None:
+async def test_an_item_deleted_in_plane_is_marked_then_cancelled_on_a_second_resync() -> None:
     world = World()
+    world.tracker.add("stays")  # the listing is not empty: the project is still visible
     key = await started(world)
     world.tracker.delete(key)
 
     await world.tick(5)  # incremental reads cannot see a deletion
     assert (await world.task(key)).stage == "development"
     world.clock.advance(3600)
-    report = await world.tick()
+    first = await world.tick()
+    assert first.full and first.changes == () and first.missing == 1
+    assert (await world.task(key)).stage == "development"  # marked, nothing else
+    assert [r.key for r in await world.store.missing()] == [key]
+    world.clock.advance(3600)
+    second = await world.tick()
 
     task = await world.task(key)
-    assert (task.stage, task.reason) == ("cancelled", f"{key} was deleted in Plane")
-    assert report.full and Change(key, "deleted") in report.changes
+    assert task.stage == "cancelled" and task.reason is not None
+    assert task.reason.startswith(f"{key} was deleted in Plane")
+    assert second.full and Change(key, "deleted") in second.changes
     await world.tick(40)  # another full resync included
     assert world.pushes() == [f"{key} cancelled"]
     assert world.store.items == {}

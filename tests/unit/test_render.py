@@ -47,7 +47,7 @@ def test_push_is_valid_html(title: str, kind: ChangeKind, reason: str | None) ->
 @settings(max_examples=25)
 @given(st.lists(HOSTILE, min_size=0, max_size=400), st.lists(HOSTILE, max_size=30))
 def test_queue_fits_one_message_whatever_the_titles(titles: list[str], lines: list[str]) -> None:
-    entries = tuple(QueueEntry(f"ORCH-{n}", t, "review", timedelta(minutes=n), t or None)
+    entries = tuple(QueueEntry(f"ORCH-{n}", t, "review", NOW - timedelta(minutes=n), t or None)
                     for n, t in enumerate(titles))
     view = QueueView(NOW, (StageLine("review", len(entries) * 3, entries[:25]),),
                      (QueueBlock("reconcile", tuple(lines)),))
@@ -57,7 +57,7 @@ def test_queue_fits_one_message_whatever_the_titles(titles: list[str], lines: li
 
 
 def test_queue_summarises_instead_of_cutting() -> None:
-    entries = tuple(QueueEntry(f"ORCH-{n}", "x" * 100, "development", timedelta(hours=1))
+    entries = tuple(QueueEntry(f"ORCH-{n}", "x" * 100, "development", NOW - timedelta(hours=1))
                     for n in range(1000))
     text = render.queue(QueueView(NOW, (StageLine("development", 1000, entries[:25]),), ()))
     assert "development</b> (1000)" in text and "+975 more" in text
@@ -80,8 +80,8 @@ def test_digest_counts_kinds_and_names_tasks() -> None:
 def test_queue_leaves_whole_blocks_out_rather_than_cutting_markup() -> None:
     blocks = tuple(QueueBlock(f"block {n}", tuple("<&>" * 200 for _ in range(5)))
                    for n in range(12))
-    view = QueueView(NOW, (StageLine("review", 1, (QueueEntry("ORCH-1", "t", "review",
-                                                              timedelta(minutes=1)),)),), blocks)
+    entry = QueueEntry("ORCH-1", "t", "review", NOW - timedelta(minutes=1))
+    view = QueueView(NOW, (StageLine("review", 1, (entry,)),), blocks)
     text = render.queue(view)
     assert telegram_accepts(text)
     assert "Details left out" in text and "ORCH-1" not in text.split("Details")[1]

@@ -83,7 +83,8 @@ class PlaneClient:
 
     @classmethod
     def from_config(
-        cls, access: PlaneAccess, clock: Clock, budget: RateBudget | None = None
+        cls, access: PlaneAccess, clock: Clock, budget: RateBudget | None = None,
+        policy: HttpRetryPolicy | None = None,
     ) -> PlaneClient:
         """The client orch runs with; pass the one budget shared by this API key."""
         return cls(
@@ -92,6 +93,7 @@ class PlaneClient:
             access.plane_workspace_slug,
             clock=clock,
             budget=budget or RateBudget(clock, access.plane_rate_limit_per_min),
+            policy=policy,
         )
 
     def __repr__(self) -> str:
@@ -140,6 +142,9 @@ class PlaneClient:
             "GET", f"projects/{_seg(project_id)}/work-items/", params=params
         )
         page = parse_page(reply.body, "work item")
+        if len(page.results) > int(params["per_page"]):  # do not parse a runaway page
+            raise TrackerError(f"Plane returned {len(page.results)} work items for a page of "
+                               f"{params['per_page']}")
         identifier = await self._identifier(project_id)
         items = tuple(parse_item(raw, project_id, identifier) for raw in page.results)
         return ItemPage(items, page.next_cursor)

@@ -49,6 +49,7 @@ class PlaneStats:
     calls: int = 0  # HTTP attempts sent, retries included
     retries: int = 0  # attempts repeated after a 5xx or a transport failure
     rate_limit_waits: int = 0  # 429s waited out
+    rate_limited: int = 0  # 429s received, waited out or not
     last_error: str | None = None
     server_remaining: int | None = None  # X-RateLimit-Remaining on the last answer
 
@@ -116,6 +117,8 @@ class PlaneHttp:
         attempt = rate_waits = 0
         while True:
             attempt += 1
+            if (left := self._budget.pause_left()) > self._policy.max_retry_after_s:
+                raise TrackerRateLimited(f"Plane asked orch to wait; {left:.0f}s left", left)
             await self._budget.acquire()
             self.stats.calls += 1
             try:
@@ -161,6 +164,8 @@ class PlaneHttp:
     async def _wait_out_rate_limit(self, what: str, response: httpx.Response, waits: int) -> None:
         retry_after = _retry_after(response)
         self.stats.last_error = f"{what}: 429 rate limited, retry after {retry_after:g}s"
+        self.stats.rate_limited += 1
+        self._budget.pause(retry_after)  # every call with this key waits, not just this one
         if waits > self._policy.max_rate_limit_waits or retry_after > (
             self._policy.max_retry_after_s
         ):
@@ -168,12 +173,12 @@ class PlaneHttp:
             raise TrackerRateLimited(message, retry_after)
         log.info("Plane rate limit on %s: waiting %gs", what, retry_after)
         self.stats.rate_limit_waits += 1
-        await self._clock.sleep(retry_after)
 
     def _note_remaining(self, response: httpx.Response) -> None:
         raw = response.headers.get("X-RateLimit-Remaining")
         if raw is not None and raw.strip().isdigit():
             self.stats.server_remaining = int(raw)
+            self._budget.observe(int(raw))
 
     def _failed(self, error: TrackerError) -> TrackerError:
         self.stats.last_error = str(error)

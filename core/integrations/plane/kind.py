@@ -6,6 +6,7 @@ from core.clock import Clock
 from core.config import Settings
 from core.integrations.plane.client import NAME, PlaneClient
 from core.integrations.plane.config import PlaneAccess
+from core.integrations.plane.http import HttpRetryPolicy
 from core.integrations.plane.webhooks import PlaneWebhooks
 from core.ratebudget import RateBudget
 from core.sync.config import SyncConfig
@@ -20,13 +21,16 @@ def configured(settings: Settings) -> bool:
 
 def connect(settings: Settings, clock: Clock) -> TrackerConnection:
     """The Plane client orch runs with, its one budget, webhooks and sync settings."""
-    budget = RateBudget(clock, settings.plane_rate_limit_per_min)  # one per API key
-    client = PlaneClient.from_config(PlaneAccess.from_settings(settings), clock, budget)
+    config = SyncConfig.from_settings(settings)
+    # one budget per API key, a margin below Plane's own limit
+    budget = RateBudget(clock, settings.plane_rate_limit_per_min, margin=config.rate_margin)
+    client = PlaneClient.from_config(PlaneAccess.from_settings(settings), clock, budget,
+                                     HttpRetryPolicy(max_retry_after_s=config.max_retry_after_s))
     return TrackerConnection(
         client=client, meter=client.stats, budget=budget,
         webhooks=PlaneWebhooks(settings.plane_webhook_secret),
         state_names=settings.plane_state_names, states_ttl_s=settings.plane_states_ttl_s,
-        config=SyncConfig.from_settings(settings), close=client.aclose)
+        config=config, close=client.aclose)
 
 
 PLANE = TrackerKind(NAME, configured, connect)
