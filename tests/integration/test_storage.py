@@ -77,8 +77,9 @@ async def test_migrations_create_the_foundation_tables(database: Database) -> No
 
 
 async def test_migrations_set_user_version_to_the_highest_number(database: Database) -> None:
-    assert MIGRATION_FILES
     assert await database.schema_version() == HIGHEST
+    applied = await database.fetch_all("SELECT number FROM schema_migrations ORDER BY number")
+    assert [row[0] for row in applied] == sorted(int(name[:4]) for name in MIGRATION_FILES)
 
 
 async def test_a_migration_numbered_below_the_version_still_applies(db_path: Path) -> None:
