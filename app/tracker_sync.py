@@ -34,6 +34,7 @@ from core.sync.reconciler import Reconciler
 from core.sync.report import TickReport
 from core.sync.states_cache import StatesCache
 from core.sync.vanish import Pause
+from core.sync.waits import TrackerWaits
 from storage.database import Database
 from storage.instance import SqliteDeliveryLog
 from storage.rate_budgets import SqliteBudgetStore
@@ -89,21 +90,24 @@ def build_tracker_sync(
     dependencies: DependencySink | None = None,
 ) -> TrackerSync:
     """Build the sync of the configured tracker (or `kind`) and hook it in: write-back on
-    the hub, the block in /queue."""
+    the hub, the block in /queue and why a task waits on the tracker."""
     kind = kind or configured_tracker(settings)
     if kind is None:
         raise ValueError("no tracker is configured")
     conn = kind.connect(settings, clock)
+    store, pauses = SqliteSyncStore(db), SqlitePauseStore(db)
     states = StatesCache(conn.client, clock, names=conn.state_names, ttl_s=conn.states_ttl_s)
     reconciler = Reconciler(
-        tracker=conn.client, states=states, pipeline=pipeline, store=SqliteSyncStore(db),
-        outbox=SqliteWriteBackStore(db), pauses=SqlitePauseStore(db), clock=clock,
+        tracker=conn.client, states=states, pipeline=pipeline, store=store,
+        outbox=SqliteWriteBackStore(db), pauses=pauses, clock=clock,
         config=config or conn.config, dependencies=dependencies, meter=conn.meter,
         budget=conn.budget,
         # the budget outlives a restart: it is saved under the tracker's name
         keeper=BudgetKeeper(conn.budget, SqliteBudgetStore(db), kind.name, clock))
     hub.subscribe(reconciler.writeback)
     queue.add_source(reconciler)
+    # last: a task whose item may be gone says so before any other reason
+    queue.add_explainer(TrackerWaits(store, pauses, kind.name), watches=("tracker",))
     return TrackerSync(kind.name, conn, states, reconciler, SqliteDeliveryLog(db), clock)
 
 

@@ -59,6 +59,10 @@ async def test_a_mass_disappearance_waits_for_a_person_to_confirm(
     assert [(await team.orch.pipeline.find(k)).stage for k in KEYS] == ["development"] * 5
     assert "missing in Plane" in (await team.card("ORCH-1"))["plain_text"]
     assert "sync paused" in (await team.say("/queue"))["plain_text"]
+    view = await team.orch.queue.snapshot()  # every task of the project: this one reason
+    whys = {e.key: e.why for line in view.stages for e in line.entries}
+    assert [whys[k] for k in KEYS] == [
+        "Plane sync paused for project ORCH: waiting for a person to confirm"] * 5
 
     answer = await team.press(alerts[0]["message_id"], team.buttons(alerts[0])["Confirm"])
     await team.settle()
