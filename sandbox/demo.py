@@ -81,6 +81,9 @@ async def run_demo(*, quiet: bool = False) -> int:
     print(f"demo: {'ok' if all(checks) else 'FAILED'} · {sum(checks)}/{len(checks)} checks · "
           f"{stats['sent']} messages sent, {stats['edits']} edits, "
           f"{stats['rate_limited']} rate-limited · {time.monotonic() - started:.1f}s")
+    if not all(checks):
+        failed = ", ".join(f"#{n}" for n, ok in enumerate(checks, 1) if not ok)
+        print(f"demo: failed checks {failed} (numbered in the order the acts make them)")
     return 0 if all(checks) else 1
 
 

@@ -108,7 +108,9 @@ async def _race(team: Team, out: Transcript, merge: MergeWiring, a: Task,
                 b: Task) -> list[bool]:
     gate, leases = merge.gate, merge.worker
     first = asyncio.ensure_future(gate.run(a))
-    for _ in range(500):  # until A holds the lease (it is re-testing)
+    # Until A holds the lease (it is re-testing). A fetches, rebases and pushes first:
+    # real git, which on a loaded machine takes seconds, so wait on the lease itself.
+    while not first.done():
         if await leases.waits([await team.orch.pipeline.get(b.id)]):
             break
         await asyncio.sleep(0.01)
