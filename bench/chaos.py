@@ -220,10 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=random.SystemRandom().randrange(10**6))
     parser.add_argument("--small", action="store_true", help="fewer tasks (the test suite)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work in this (new) folder and keep it: database and logs")
     args = parser.parse_args(argv)
     plan = Plan.small() if args.small else Plan()
     logging.getLogger("sandbox.telegram.api").setLevel(logging.CRITICAL)  # dropped on purpose
-    with tempfile.TemporaryDirectory(prefix="orch-chaos-") as folder:
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="orch-chaos-"))
+        else:
+            args.keep.mkdir(parents=True)
+            folder = str(args.keep)
         counts = asyncio.run(chaos(args.kills, args.seed, Path(folder), plan))
         ok = verdict(counts)
         if not ok:

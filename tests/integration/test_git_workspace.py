@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.errors import OrchError
+from core.integrations.git import workspace as workspace_module
 from core.integrations.git.workspace import GitError, GitWorkspace, init_local_repo, redact, run_git
 
 REPO = "demo"
@@ -180,3 +183,67 @@ def test_redact_masks_userinfo_in_every_url() -> None:
     text = "fatal: https://oauth2:abc@git.example/x.git and ssh://me:pw@h/y, git@h:z.git"
 
     assert redact(text) == ("fatal: https://***@git.example/x.git and ssh://***@h/y, git@h:z.git")
+
+
+class _Killed(Exception):
+    """Stands for the process dying right after one git command."""
+
+
+def _dies_after(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    real = workspace_module.run_git
+
+    async def dying(args: Sequence[str], **kwargs: Any) -> str:
+        out = await real(args, **kwargs)
+        if command in args:
+            raise _Killed(command)
+        return out
+
+    monkeypatch.setattr(workspace_module, "run_git", dying)
+
+
+async def test_a_local_repo_killed_halfway_is_made_whole_on_the_next_try(
+    workspace: GitWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen in the crash test: killed between `git init` and the first commit, the repo
+    # was left with no main branch and every later job failed "no branch 'main'".
+    _dies_after(monkeypatch, "init")
+    with pytest.raises(_Killed):
+        await workspace.ensure_local("web")
+    assert not (tmp_path / "repos" / "web").exists()
+    assert (tmp_path / "repos" / ".web.partial" / ".git").exists()  # what a kill leaves
+    monkeypatch.undo()
+
+    repo = await workspace.ensure_local("web")
+
+    assert await run_git(["rev-list", "--count", "main"], cwd=repo) == "1"
+    assert not (tmp_path / "repos" / ".web.partial").exists()
+    assert await workspace.worktree_for("web", "orch/web-1") == workspace.worktree_path(
+        "web", "orch/web-1")
+
+
+async def test_a_clone_killed_halfway_is_cloned_again(
+    workspace: GitWorkspace, origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dies_after(monkeypatch, "clone")
+    with pytest.raises(_Killed):
+        await workspace.ensure_clone(REPO, str(origin))
+    assert not (tmp_path / "repos" / REPO).exists()
+    monkeypatch.undo()
+
+    clone = await workspace.ensure_clone(REPO, str(origin))
+
+    assert await run_git(["rev-parse", "origin/main"], cwd=clone) == await run_git(
+        ["rev-parse", "main"], cwd=origin)
+
+
+async def test_a_folder_with_other_content_is_never_replaced(
+    workspace: GitWorkspace, tmp_path: Path
+) -> None:
+    squatter = tmp_path / "repos" / "web"
+    squatter.mkdir(parents=True)
+    (squatter / "notes.txt").write_text("mine\n", encoding="utf-8")
+
+    with pytest.raises(GitError, match="exists and is not a repository"):
+        await workspace.ensure_local("web")
+
+    assert (squatter / "notes.txt").read_text(encoding="utf-8") == "mine\n"

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +144,16 @@ class GitWorkspace:
                 await self._git(["remote", "set-url", "origin", remote_url], path)
                 await self._git(["fetch", "--prune", "origin"], path)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                await self._git(["clone", "--", remote_url, str(path)], None)
+                await _made_whole(path, lambda staging: self._git(
+                    ["clone", "--", remote_url, str(staging)], None))
+        return path
+
+    async def ensure_local(self, repo_name: str) -> Path:
+        """The repository of a repo without a remote: made once, with one commit on main."""
+        path = self.clone_path(repo_name)
+        async with self._lock(repo_name):
+            if not (path / ".git").exists():
+                await _made_whole(path, init_local_repo)
         return path
 
     async def worktree_for(self, repo_name: str, branch: str, base: str = "main") -> Path:
@@ -222,6 +230,31 @@ class GitWorkspace:
 
     async def _git(self, args: Sequence[str], cwd: Path | None) -> str:
         return await run_git(args, cwd=cwd, timeout_s=self._timeout)
+
+
+async def _made_whole(path: Path, make: Callable[[Path], Awaitable[object]]) -> None:
+    """Make a repository in a sibling folder and rename it to `path` when it is complete.
+
+    A process killed halfway through a clone or an init leaves only the sibling, which
+    the next attempt removes; never a `.git` without a main branch at `path` that every
+    later job of the repository would fail on ("no branch 'main' to start from")."""
+    staging = path.with_name(f".{path.name}.partial")
+    await asyncio.to_thread(_clear_the_way, path, staging)
+    await make(staging)
+    await asyncio.to_thread(_move_into_place, staging, path)
+
+
+def _clear_the_way(path: Path, staging: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise GitError(["clone"], f"{path} exists and is not a repository")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)  # what a killed attempt left
+
+
+def _move_into_place(staging: Path, path: Path) -> None:
+    if path.exists():
+        path.rmdir()  # empty: checked before the repository was made
+    staging.rename(path)
 
 
 def parse_worktree_list(listing: str) -> dict[Path, str | None]:

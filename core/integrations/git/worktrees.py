@@ -9,12 +9,11 @@ own branch (`orch/<key>`), created from main the first time.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.integrations.git.workspace import GitWorkspace, init_local_repo
+from core.integrations.git.workspace import GitWorkspace
 from core.pipeline.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,6 @@ class GitWorktrees:
     def __init__(self, workspace: GitWorkspace, remotes: Mapping[str, str] | None = None) -> None:
         self._workspace = workspace
         self._remotes = dict(remotes or {})
-        self._locks: dict[str, asyncio.Lock] = {}
 
     async def prepare(self, task: Task) -> Path:
         """The task's worktree, made if missing; raises GitError when git fails."""
@@ -34,7 +32,7 @@ class GitWorktrees:
         if url:
             await self._workspace.ensure_clone(task.repo, url)
         else:
-            await self._ensure_local(task.repo)
+            await self._workspace.ensure_local(task.repo)
         path = await self._workspace.worktree_for(task.repo, _branch(task))
         _clear_stale_index_lock(path)
         return path
@@ -42,12 +40,6 @@ class GitWorktrees:
     async def remove(self, task: Task) -> None:
         """Remove the task's worktree (its branch stays)."""
         await self._workspace.remove_worktree(task.repo, _branch(task))
-
-    async def _ensure_local(self, repo: str) -> None:
-        path = self._workspace.clone_path(repo)
-        async with self._locks.setdefault(repo, asyncio.Lock()):
-            if not (path / ".git").exists():
-                await init_local_repo(path)
 
 
 def _clear_stale_index_lock(worktree: Path) -> None:
