@@ -13,7 +13,9 @@ In each phase, each on its own copy of the phase's file, three things are timed 
 call through orch's own `Database`: the floor (a trivial `UPDATE … RETURNING` of one
 row in one transaction), the claim (`SqliteJobStore.claim`), and a naive claim (every
 queued job and every edge loaded into Python, the first runnable one taken). The claim
-and the naive claim must pick the same jobs in the same order.
+and the naive claim must pick the same jobs in the same order. Floor and claim take
+turns call by call across all sizes at once, so that a slower minute of the machine
+weighs on every size alike and the growth from 1,000 to 100,000 is the claim's own.
 
 Goals: at 10,000 jobs the claim reaches ≥ 0.45× the floor's rate in every phase; at
 100,000 jobs its cost per call is within 1.5× of its cost at 1,000, in every phase.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -167,42 +170,61 @@ class Measured:
         return len(self.times) / sum(self.times)
 
 
-async def measure(path: Path, callers: dict[str, Caller], calls: int,
-                  into: dict[str, Measured]) -> None:
-    """`calls` calls of each caller on one file, taking turns, so that whatever else
-    the machine does meanwhile weighs on all of them alike."""
-    db = await Database.open(path)
-    store = SqliteJobStore(db)
-    for n in range(calls):
-        for name, caller in callers.items():
-            started = time.perf_counter()
-            found = await caller(db, store, n)
-            into[name].times.append(time.perf_counter() - started)
-            into[name].ids.append(found)
-    await db.close()
-
-
-async def measure_phase(source: Path, work: Path, calls: int, rounds: int, naive_calls: int
-                        ) -> dict[str, Measured]:
-    """Floor and claim take turns on the phase's file; `rounds` times, each on a fresh
-    copy (so a round never runs out of runnable jobs); the naive claim on its own copy."""
-    found = {name: Measured() for name in ("floor", "claim", "naive")}
-    for _ in range(rounds):
-        shutil.copy(source, work)
-        claims = len(found["claim"].ids)
-        await measure(work, {"floor": floor, "claim": claim}, calls, found)
-        os.remove(work)
-        first_round = found["claim"].ids[claims:claims + calls]
+async def opened(source: Path, work: Path) -> tuple[Database, SqliteJobStore]:
+    """A fresh copy of `source`, flushed to disk before it is timed: otherwise the first
+    checkpoint's fsync on the copy writes the whole copied file (73 MiB at 100,000 jobs)
+    and charges it to whichever call made it."""
     shutil.copy(source, work)
-    await measure(work, {"naive": naive}, naive_calls, found)
-    os.remove(work)
-    shared = min(len(first_round), len(found["naive"].ids))
-    assert first_round[:shared] == found["naive"].ids[:shared], "different jobs picked"
+    fd = os.open(work, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    db = await Database.open(work)
+    return db, SqliteJobStore(db)
+
+
+async def measure(files: dict[int, Path], tmp: Path, callers: dict[str, Caller], calls: int,
+                  into: dict[int, dict[str, Measured]]) -> None:
+    """`calls` calls of each caller on each size's copy, taking turns call by call, so
+    that whatever else the machine does meanwhile weighs on every caller and size alike."""
+    dbs = {size: await opened(source, tmp / f"work-{size}.db") for size, source in files.items()}
+    try:
+        for n in range(calls):
+            for size, (db, store) in dbs.items():
+                for name, caller in callers.items():
+                    started = time.perf_counter()
+                    found = await caller(db, store, n)
+                    into[size][name].times.append(time.perf_counter() - started)
+                    into[size][name].ids.append(found)
+    finally:
+        for size, (db, _) in dbs.items():
+            await db.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{tmp / f'work-{size}.db'}{suffix}")
+
+
+async def measure_phase(files: dict[int, Path], tmp: Path, calls: int, rounds: int,
+                        naive_calls: dict[int, int]) -> dict[int, dict[str, Measured]]:
+    """Floor and claim take turns on every size's copy of the phase's file, `rounds`
+    times, each on fresh copies (so a round never runs out of runnable jobs); the naive
+    claim on its own copy, one size at a time. The claim and the naive claim must pick
+    the same jobs in the same order."""
+    found = {size: {name: Measured() for name in ("floor", "claim", "naive")}
+             for size in files}
+    for _ in range(rounds):
+        await measure(files, tmp, {"floor": floor, "claim": claim}, calls, found)
+    for size, source in files.items():
+        await measure({size: source}, tmp, {"naive": naive}, naive_calls[size], found)
+        first_round, naives = found[size]["claim"].ids[:calls], found[size]["naive"].ids
+        shared = min(len(first_round), len(naives))
+        assert first_round[:shared] == naives[:shared], "different jobs picked"
     return found
 
 
-async def bench_size(tmp: Path, jobs: int, calls: int, rounds: int, naive_calls: int
-                     ) -> dict[str, dict[str, Measured]]:
+async def prepare(tmp: Path, jobs: int) -> dict[str, Path]:
+    """The three phases' files of one size."""
     base = tmp / f"seed-{jobs}.db"
     started = time.perf_counter()
     await seed(base, jobs, 2 * jobs)
@@ -211,15 +233,28 @@ async def bench_size(tmp: Path, jobs: int, calls: int, rounds: int, naive_calls:
     process(after, jobs * 3 // 10)
     shutil.copy(after, idle)
     back_off(idle)
-    print(f"\n{jobs:,} queued jobs, {2 * jobs:,} edges: files ready in "
+    print(f"{jobs:,} queued jobs, {2 * jobs:,} edges: files ready in "
           f"{time.perf_counter() - started:.1f} s ({base.stat().st_size >> 20} MiB)")
-    results = {}
-    for phase, source in zip(PHASES, (base, after, idle), strict=True):
-        results[phase] = await measure_phase(source, tmp / "work.db", calls, rounds,
-                                             naive_calls)
-        report_phase(phase, results[phase])
-    for path in (base, after, idle):
-        os.remove(path)
+    return dict(zip(PHASES, (base, after, idle), strict=True))
+
+
+async def bench_sizes(tmp: Path, sizes: list[int], calls: int, rounds: int,
+                      naive_budget: int) -> dict[int, dict[str, dict[str, Measured]]]:
+    files = {jobs: await prepare(tmp, jobs) for jobs in sizes}
+    naive_calls = {jobs: max(3, min(calls, naive_budget // jobs)) for jobs in sizes}
+    results: dict[int, dict[str, dict[str, Measured]]] = {jobs: {} for jobs in sizes}
+    for phase in PHASES:
+        found = await measure_phase({jobs: files[jobs][phase] for jobs in sizes}, tmp, calls,
+                                    rounds, naive_calls)
+        for jobs in sizes:
+            results[jobs][phase] = found[jobs]
+    for jobs in sizes:
+        print(f"\n{jobs:,} queued jobs, {2 * jobs:,} edges")
+        for phase in PHASES:
+            report_phase(phase, results[jobs][phase])
+    for paths in files.values():
+        for path in paths.values():
+            os.remove(path)
     return results
 
 
@@ -257,11 +292,8 @@ def verdict(results: dict[int, dict[str, dict[str, Measured]]]) -> list[str]:
 
 async def main(sizes: list[int], calls: int, rounds: int, naive_budget: int) -> list[str]:
     Q.update(load_queries())
-    results = {}
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as tmp:
-        for jobs in sizes:
-            naive_calls = max(3, min(calls, naive_budget // jobs))  # it reads everything
-            results[jobs] = await bench_size(Path(tmp), jobs, calls, rounds, naive_calls)
+        results = await bench_sizes(Path(tmp), sizes, calls, rounds, naive_budget)
     lines = verdict(results)
     print()
     print("\n".join(lines))
