@@ -61,7 +61,8 @@ class TrackerProject:
 @dataclass(frozen=True, slots=True)
 class WorkItem:
     """A work item as orch sees it; `description` is plain text (the adapter converts
-    whatever rich text its tracker stores)."""
+    whatever rich text its tracker stores); `changed_by` names the person whose change
+    is the item's latest ("" when the tracker does not say, or it was orch itself)."""
 
     id: str
     project_id: str
@@ -72,6 +73,7 @@ class WorkItem:
     updated_at: datetime
     description: str
     priority: str
+    changed_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,13 @@ class FakePlane:
     one repeating) and keeps the requests it saw."""
 
     def __init__(self, routes: Mapping[str, str | list[str]]) -> None:
+        # who the key is and who the members are: read once by every client that names
+        # the person behind a change (the recording's items were all changed by the key)
+        people = {r"^/api/v1/users/me/$": "05d_users_me",
+                  r"^members/$": "05b_workspace_members_list"}
         self.routes = {
             pattern: [names] if isinstance(names, str) else list(names)
-            for pattern, names in routes.items()
+            for pattern, names in {**people, **routes}.items()
         }
         self.requests: list[httpx.Request] = []
 

@@ -47,7 +47,9 @@ class TaskMoves:
         if task is None or action is SyncAction.NOTHING:
             return task
         name = states.names.get(item.state_id, "another state")
-        moved = await self._move(action, task, item, f"moved to {name} {self._where}", tally)
+        by = f" by {item.changed_by}" if item.changed_by else ""
+        moved = await self._move(action, task, item, f"moved to {name} {self._where}{by}",
+                                 tally)
         if moved is not None:
             tally.change(task.key, _PAST[action])
         return moved or task

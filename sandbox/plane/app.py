@@ -55,6 +55,7 @@ def build_app(emulator: PlaneEmulator) -> Starlette:
         ("work-items", "/projects/{pid}/work-items/", views.items, ["GET", "POST"]),
         ("work-item", "/projects/{pid}/work-items/{iid}/", views.item, ["GET", "PATCH", "DELETE"]),
         ("work-item-key", "/work-items/{key}/", views.item_by_key, ["GET"]),
+        ("members", "/members/", views.members, ["GET"]),
         (
             "relations",
             "/projects/{pid}/work-items/{iid}/relations/",
@@ -72,6 +73,7 @@ def build_app(emulator: PlaneEmulator) -> Starlette:
         Route(base + path, guarded(emulator, name, view), methods=methods)
         for name, path, view, methods in table
     ]
+    routes.append(Route("/api/v1/users/me/", guarded(emulator, "me", views.me), methods=["GET"]))
     return Starlette(routes=routes, exception_handlers={404: page_not_found})
 
 
@@ -84,6 +86,16 @@ class _Views:
 
     def __init__(self, emulator: PlaneEmulator) -> None:
         self.emu = emulator
+
+    # -- people --------------------------------------------------------------------
+
+    async def members(self, request: Request) -> Response:
+        """The workspace's members: a plain list, no pagination envelope."""
+        return json_response([{**user, "role": 20 if user is BOT else 15}
+                              for user in USERS.values()])
+
+    async def me(self, request: Request) -> Response:
+        return json_response(dict(BOT))  # every API key of the emulator is the bot's
 
     # -- projects and states -------------------------------------------------------
 

@@ -51,7 +51,8 @@ def guarded(emulator: PlaneEmulator, name: str, view: Handler) -> Handler:
             return json_response({"detail": "Authentication credentials were not provided."}, 401)
         if key not in emulator.api_keys:
             return json_response({"detail": "Given API token is not valid"}, 403)
-        if request.path_params["slug"] != emulator.workspace:
+        # /users/me/ is the one path outside the workspace
+        if request.path_params.get("slug", emulator.workspace) != emulator.workspace:
             return json_response(
                 {"detail": "You do not have permission to perform this action."}, 403
             )

@@ -72,7 +72,7 @@ async def test_an_approved_item_becomes_a_card_and_a_plane_block_one_push(stage:
     await stage.reconcile(ticks=5)
 
     assert team.orch.notifier.stats.pushes == 1
-    assert stage.pushes() == ["⛔ ORCH-1 blocked: moved to Blocked in Plane"]
+    assert stage.pushes() == ["⛔ ORCH-1 blocked: moved to Blocked in Plane by Alice"]
     edited = await team.card("ORCH-1")
     assert edited["message_id"] == card["message_id"] and "blocked" in edited["plain_text"]
     assert stage.state_of("ORCH-1") == "Blocked"
@@ -102,7 +102,7 @@ async def test_the_demo_morning_in_plane_reaches_the_group(stage: Stage) -> None
     with pytest.raises(UnknownTask):  # cancelled before it was a task
         await pipeline.find("ORCH-3")
     assert [p.split(":")[0] for p in stage.pushes()] == [
-        "⛔ ORCH-2 blocked", "✅ ORCH-2 unblocked (moved to In Progress in Plane)",
+        "⛔ ORCH-2 blocked", "✅ ORCH-2 unblocked (moved to In Progress in Plane by Alice)",
         "🏁 ORCH-1 done"]
     assert len(said) == len(plane_morning("ORCH"))
     assert stage.sync.reconciler.stats.skipped_terminal_total >= 1

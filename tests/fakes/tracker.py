@@ -73,8 +73,9 @@ class FakeTracker:
         self.items[item.id] = item
         return item
 
-    def move(self, key: str, state: str) -> WorkItem:
-        return self._change(self.item_by_key(key).id, self.state_id(state))
+    def move(self, key: str, state: str, by: str = "Alice") -> WorkItem:
+        """A person moves the item (Plane's emulator: Alice, its one human member)."""
+        return self._change(self.item_by_key(key).id, self.state_id(state), by)
 
     def touch(self, key: str) -> WorkItem:
         """A change that is not a state change (a comment, a relation, a title)."""
@@ -121,7 +122,7 @@ class FakeTracker:
     async def set_state(self, project_id: str, item_id: str, state_id: str) -> None:
         self._call("set_state")
         self.writes.append((item_id, state_id))
-        self._change(item_id, state_id)
+        self._change(item_id, state_id, "")  # orch's own write names nobody
 
     async def comment(self, project_id: str, item_id: str, html: str, external_id: str) -> str:
         self._call("comment")
@@ -140,8 +141,12 @@ class FakeTracker:
             self.stats.last_error = str(self.down)
             raise self.down
 
-    def _change(self, item_id: str, state_id: str) -> WorkItem:
-        item = replace(self.items[item_id], state_id=state_id, updated_at=self._next_stamp())
+    def _change(self, item_id: str, state_id: str, by: str | None = None) -> WorkItem:
+        """A change; `by` None keeps who changed it last (a comment is not a change by
+        its author in Plane's updated_by)."""
+        item = self.items[item_id]
+        item = replace(item, state_id=state_id, updated_at=self._next_stamp(),
+                       changed_by=item.changed_by if by is None else by)
         self.items[item_id] = item
         return item
 

@@ -71,4 +71,4 @@ async def test_an_item_blocked_in_plane_stops_its_running_developer(tmp_path: Pa
         assert after.stage == "blocked" and await jobs.open_job(task.id) is None
         note = await EffortView(SqliteRunLedger(rig.db), clock).card_note(after)
         assert note is not None
-        assert "⏹ stopped ORCH-1's developer run: moved to Blocked in Plane" in note
+        assert "⏹ stopped ORCH-1's developer run: moved to Blocked in Plane by Alice" in note

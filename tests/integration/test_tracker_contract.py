@@ -191,3 +191,16 @@ async def test_a_comment_is_posted_once_per_external_id(scene: Scene) -> None:
     other = await scene.tracker.comment(scene.project_id, item_id, "<p>two</p>", "orch-1-v3")
 
     assert first == again and other != first
+
+
+async def test_a_move_names_the_person_and_orchs_own_write_names_nobody(scene: Scene) -> None:
+    key = scene.add("Who moved it", "Approved")
+    scene.move(key, "Blocked")  # by the scene's person: Alice
+
+    read = await scene.tracker.item(scene.project_id, key)
+    listed = (await scene.tracker.items_page(scene.project_id)).items[0]
+    assert read.changed_by == listed.changed_by == "Alice"
+
+    started = await state_id(scene, "In Progress")
+    await scene.tracker.set_state(scene.project_id, scene.item_id(key), started)
+    assert (await scene.tracker.item(scene.project_id, key)).changed_by == ""

@@ -64,7 +64,7 @@ async def test_block_unblock_and_done_from_plane_each_push_once() -> None:
     assert world.pushes() == [f"{key} blocked", f"{key} unblocked", f"{key} done"]
     assert report.changes == ()  # the last of three ticks: nothing new
     unblocked = next(e for e, _ in world.notifier.published if e.kind == "unblocked")
-    assert unblocked.reason == "moved to In Progress in Plane"
+    assert unblocked.reason == "moved to In Progress in Plane by Alice"
 
 
 async def test_plane_moves_are_not_written_back_to_plane() -> None:
@@ -82,7 +82,7 @@ async def test_cancelled_in_plane_cancels_the_task_with_the_reason() -> None:
     world.tracker.move(key, "Cancelled")
     await world.tick()
     task = await world.task(key)
-    assert (task.stage, task.reason) == ("cancelled", "moved to Cancelled in Plane")
+    assert (task.stage, task.reason) == ("cancelled", "moved to Cancelled in Plane by Alice")
     assert world.pushes() == [f"{key} cancelled"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from core.integrations.plane.parse import (
     parse_state,
     project_of,
 )
+from core.integrations.plane.people import PlaneMembers
 from core.ratebudget import RateBudget
 from core.tracker import (
     DEFAULT_PER_PAGE,
@@ -39,7 +41,8 @@ from core.tracker import (
 )
 
 # Only what WorkItem needs: a 10,000-item scan moves a tenth of the bytes.
-ITEM_FIELDS = "id,project,sequence_id,name,state,updated_at,priority,description_html"
+ITEM_FIELDS = ("id,project,sequence_id,name,state,updated_at,updated_by,priority,"
+               "description_html")
 STATE_FIELDS = "id,name,group,is_triage"
 MAX_PER_PAGE = 1000  # Plane answers 400 above this
 _KEY = re.compile(r"^[A-Za-z0-9]+-\d+$")
@@ -80,6 +83,7 @@ class PlaneClient:
         )
         self._external_source = external_source
         self._identifiers: dict[str, str] = {}
+        self._members = PlaneMembers(self._http, clock)
 
     @classmethod
     def from_config(
@@ -146,7 +150,8 @@ class PlaneClient:
             raise TrackerError(f"Plane returned {len(page.results)} work items for a page of "
                                f"{params['per_page']}")
         identifier = await self._identifier(project_id)
-        items = tuple(parse_item(raw, project_id, identifier) for raw in page.results)
+        items = tuple([await self._named(parse_item(raw, project_id, identifier), raw)
+                       for raw in page.results])
         return ItemPage(items, page.next_cursor)
 
     async def item(self, project_id: str, item_id: str) -> WorkItem:
@@ -179,7 +184,12 @@ class PlaneClient:
     async def _item_from(self, body: Any, project_id: str) -> WorkItem:
         project = project_of(body) or project_id
         identifier = identifier_of(body) or await self._identifier(project)
-        return parse_item(body, project, identifier)
+        return await self._named(parse_item(body, project, identifier), body)
+
+    async def _named(self, item: WorkItem, raw: Any) -> WorkItem:
+        """The item with the name of whoever changed it last (see PlaneMembers)."""
+        name = await self._members.name_of(raw.get("updated_by"))
+        return replace(item, changed_by=name) if name else item
 
     async def _identifier(self, project_id: str) -> str:
         """The key prefix of a project: one GET the first time, then remembered."""

@@ -79,6 +79,8 @@ class PlaneHttp:
         rng: random.Random | None = None,
     ) -> None:
         self._where = f"{api_url.rstrip('/')} workspace {workspace}"
+        # for the few paths outside the workspace (users/me/): an absolute URL to `send`
+        self.api_root = f"{api_url.rstrip('/')}/api/v1/"
         self._clock = clock
         self._budget = budget
         self._policy = policy or HttpRetryPolicy()
