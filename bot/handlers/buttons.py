@@ -82,7 +82,8 @@ async def _dispatch(services: Services, data: ButtonData, actor: Actor) -> Task:
     pipeline, task_id, version = services.pipeline, data.object_id, data.version
     match data.action:
         case Action.APPROVE:
-            return await pipeline.approve(task_id, actor, expected_version=version)
+            return await pipeline.approve(task_id, actor, expected_version=version,
+                                          reason=f"approved by {actor.label}")
         case Action.UNBLOCK:
             return await pipeline.unblock(task_id, actor, expected_version=version)
         case Action.RETRY:

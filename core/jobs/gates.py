@@ -86,7 +86,9 @@ async def review_approved(ctx: GateContext) -> GateOutcome:
 async def human_approval(ctx: GateContext) -> GateOutcome:
     for event in ctx.events:
         if _approved_in_stage(event, ctx):
-            return GateOutcome(True, f"approved by {event.actor}")
+            # the approval's own words name the person ("approved by Lena"); the actor
+            # ("telegram:501") only when it came without them
+            return GateOutcome(True, event.reason or f"approved by {event.actor}")
     return GateOutcome(False, f"waits for approval to leave {ctx.stage.name}")
 
 

@@ -57,6 +57,9 @@ async def test_a_push_whose_buttons_no_longer_apply_says_what_happened(team: Tea
     retired = next(m for m in team.group() if m["message_id"] == push["message_id"])
     assert not retired["reply_markup"]
     assert "approved by Lena at" in retired["plain_text"]
+    # the history (and the gate that lets the task leave merge) names her too
+    approval = (await agent.history(task.id))[-1]
+    assert (approval.kind, approval.reason) == ("approved", "approved by @Lena")
 
 
 async def test_task_command_never_posts_a_copy_with_live_buttons(team: Team) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,17 @@ async def test_human_approval_passes_on_an_approval_recorded_in_the_stage() -> N
 
     assert not (await check(HUMAN_APPROVAL, {}, DEPLOY, (old, entered), entry=4)).passed
     assert (await check(HUMAN_APPROVAL, {}, DEPLOY, (entered, approved), entry=4)).passed
+
+
+async def test_human_approval_names_the_person_when_the_approval_does() -> None:
+    entered = event(4, ChangeKind.NEEDS_APPROVAL, "merge", "deploy")
+    approved = event(5, ChangeKind.APPROVED, "deploy", "deploy")
+    named = replace(approved, reason="approved by Lena")
+
+    assert await check(HUMAN_APPROVAL, {}, DEPLOY, (entered, named), entry=4) == (
+        True, "approved by Lena")
+    assert await check(HUMAN_APPROVAL, {}, DEPLOY, (entered, approved), entry=4) == (
+        True, "approved by telegram:7")  # an approval without words: its actor
 
 
 def test_the_default_pipeline_names_only_known_gates() -> None:
