@@ -247,3 +247,44 @@ async def test_a_folder_with_other_content_is_never_replaced(
         await workspace.ensure_local("web")
 
     assert (squatter / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+async def _add_killed_in_its_checkout(workspace: GitWorkspace, branch: str) -> Path:
+    """A real `git worktree add` SIGKILLed halfway through its checkout (a timeout, a stop,
+    a crashed container): a smudge filter kills the process group of the git running it."""
+    repo = await workspace.ensure_local("web")
+    await _commit(repo, ".gitattributes", "*.txt filter=dies\n", "attributes")
+    await _commit(repo, "code.txt", "keep me\n", "code")
+    await run_git(["config", "filter.dies.smudge", "kill -9 0"], cwd=repo)
+    with pytest.raises(GitError):
+        await workspace.worktree_for("web", branch)
+    await run_git(["config", "--unset", "filter.dies.smudge"], cwd=repo)
+    listing = await run_git(["worktree", "list", "--porcelain"], cwd=repo)
+    assert "locked initializing" in listing  # what the kill left: registered, half made
+    return repo
+
+
+async def test_a_worktree_killed_during_its_checkout_is_made_again(
+    workspace: GitWorkspace,
+) -> None:
+    # Reused as it was, the worktree had its branch checked out but no code.txt and no
+    # index: an agent's `git add --all` would have committed every missing file deleted.
+    await _add_killed_in_its_checkout(workspace, "orch/web-7")
+
+    worktree = await workspace.worktree_for("web", "orch/web-7")
+
+    assert (worktree / "code.txt").read_text(encoding="utf-8") == "keep me\n"
+    assert await run_git(["status", "--porcelain"], cwd=worktree) == ""
+    assert await run_git(["branch", "--show-current"], cwd=worktree) == "orch/web-7"
+
+
+async def test_a_worktree_killed_during_its_checkout_can_be_removed(
+    workspace: GitWorkspace,
+) -> None:
+    repo = await _add_killed_in_its_checkout(workspace, "orch/web-8")
+
+    await workspace.remove_worktree("web", "orch/web-8")  # a locked worktree refuses `remove`
+
+    assert not workspace.worktree_path("web", "orch/web-8").exists()
+    assert "web-8" not in await run_git(["worktree", "list", "--porcelain"], cwd=repo)
+    assert await run_git(["branch", "--list", "orch/web-8"], cwd=repo) != ""

@@ -13,6 +13,7 @@ Failures raise GitError with git's stderr; user:password@ in URLs is masked ever
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from core.errors import OrchError
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT_S = 300.0
 WORKTREES_DIR = "_wt"
 _REAP_WAIT_S = 5.0
@@ -30,6 +33,7 @@ _MAX_DETAIL_CHARS = 2000
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _NAME_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_ADDING = "initializing"  # the lock reason of a worktree git is still adding
 
 
 class GitError(OrchError):
@@ -167,8 +171,11 @@ class GitWorkspace:
         path = self.worktree_path(repo_name, branch)
         async with self._lock(repo_name):
             await self._git(["worktree", "prune"], clone)
-            registered = await self._worktrees(clone)
-            if path.resolve() in registered:
+            listing = await self._git(["worktree", "list", "--porcelain"], clone)
+            registered = parse_worktree_list(listing)
+            if path.resolve() in unfinished_worktrees(listing):
+                await self._forget_unfinished(clone, path)
+            elif path.resolve() in registered:
                 return self._reused(path, registered[path.resolve()], branch)
             path.parent.mkdir(parents=True, exist_ok=True)
             await self._git(
@@ -181,7 +188,10 @@ class GitWorkspace:
         clone = self._existing_clone(repo_name)
         path = self.worktree_path(repo_name, branch)
         async with self._lock(repo_name):
-            if path.resolve() in await self._worktrees(clone):
+            listing = await self._git(["worktree", "list", "--porcelain"], clone)
+            if path.resolve() in unfinished_worktrees(listing):  # locked: remove refuses
+                await self._forget_unfinished(clone, path)
+            elif path.resolve() in parse_worktree_list(listing):
                 await self._git(["worktree", "remove", "--force", str(path)], clone)
             elif path.exists():
                 await asyncio.to_thread(shutil.rmtree, path)  # a leftover git forgot
@@ -206,9 +216,17 @@ class GitWorkspace:
         args = ["rev-parse", "--verify", "--quiet", ref]
         return (await _run(args, cwd=clone, timeout_s=self._timeout)).code == 0
 
-    async def _worktrees(self, clone: Path) -> dict[Path, str | None]:
-        """Registered worktrees: resolved path → checked-out branch (None when detached)."""
-        return parse_worktree_list(await self._git(["worktree", "list", "--porcelain"], clone))
+    async def _forget_unfinished(self, clone: Path, path: Path) -> None:
+        """Drop a worktree whose `git worktree add` was killed before it finished.
+
+        git keeps such a worktree registered (locked 'initializing', so prune spares it)
+        with its branch checked out but only part of the files and no index: handed to
+        an agent, its `git add --all` would commit the missing files as deleted. The
+        branch stays; the worktree is added again from it."""
+        log.warning("the worktree %s was cut short while git made it; removing it", path)
+        await self._git(["worktree", "unlock", str(path)], clone)
+        await asyncio.to_thread(shutil.rmtree, path, True)
+        await self._git(["worktree", "prune"], clone)
 
     def _reused(self, path: Path, checked_out: str | None, branch: str) -> Path:
         # Two branch names can sanitise to one directory: never hand out the wrong branch.
@@ -267,6 +285,19 @@ def parse_worktree_list(listing: str) -> dict[Path, str | None]:
             found[current] = None
         elif line.startswith("branch ") and current is not None:
             found[current] = line.removeprefix("branch refs/heads/")
+    return found
+
+
+def unfinished_worktrees(listing: str) -> set[Path]:
+    """Worktrees a `git worktree add` began and never finished (a kill, a timeout): git
+    locks a new worktree 'initializing' and unlocks it only once its checkout is done."""
+    found: set[Path] = set()
+    current: Path | None = None
+    for line in listing.splitlines():
+        if line.startswith("worktree "):
+            current = Path(line.removeprefix("worktree ")).resolve()
+        elif line == f"locked {_ADDING}" and current is not None:
+            found.add(current)
     return found
 
 
