@@ -7,7 +7,8 @@ the sandbox's script agents (`bench/chaos_orch.py`: `orch run` with the group's 
 raised, the crash test being about durability, not pace). A scripted morning (commands,
 presses, Plane moves, agent runs) is played while orch is killed at random moments
 (inside the round trip of a send, right after someone typed or pressed, anywhere) and
-restarted on the same database. At the end it counts inputs, tasks and pushes lost,
+restarted on the same database; a kill takes every process orch started, git included,
+as a crashed container would. At the end it counts inputs, tasks and pushes lost,
 pushes sent twice, cards duplicated and runs stuck. Required: nothing lost, nothing
 stuck, and duplicates only from messages orch logged as "may have been sent twice".
 """
@@ -41,17 +42,19 @@ AGENTS = ROOT / "sandbox" / "agents"
 SECOND = 503
 PLANE_KEY = "plane_chaos_key"
 READY_S = 40.0
+GIT_WAIT_S = 5.0
 
 
 @dataclass
 class Kills:
     during_send: int = 0
     after_input: int = 0
+    in_git: int = 0
     anywhere: int = 0
 
     @property
     def total(self) -> int:
-        return self.during_send + self.after_input + self.anywhere
+        return self.during_send + self.after_input + self.in_git + self.anywhere
 
 
 @dataclass
@@ -84,10 +87,22 @@ class Orch:
         return self.proc is None or self.proc.returncode is not None
 
     def kill(self) -> None:
-        """SIGKILL to orch and every agent it started, as a crashed container would."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL to orch and every process it started, as a crashed container would.
+
+        Not only its process group: orch runs git (and the agents' guards) in sessions of
+        their own, which a kill of the group alone would leave running, finishing what a
+        crash would cut short. The tree is frozen first, so nothing new starts unseen."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        tree = {self.proc.pid}
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+        while new := descendants(self.proc.pid) - tree:
+            tree |= new
+            _signal_all(new, signal.SIGSTOP)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        _signal_all(tree, signal.SIGKILL)
 
     async def reap(self) -> None:
         if self.proc is not None:
@@ -105,6 +120,31 @@ class Orch:
     def maybe_twice(self) -> int:
         return sum(f.read_text(errors="replace").count("may have been sent twice")
                    for f in self.log_files if f.exists())
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, by parent pid, as /proc shows it (none elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _signal_all(pids: set[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def orch_env(tg_url: str, plane_url: str, work: Path) -> dict[str, str]:
@@ -129,10 +169,13 @@ def orch_env(tg_url: str, plane_url: str, work: Path) -> dict[str, str]:
 
 
 def kinds(kills: int, rng: random.Random) -> list[str]:
-    """About a third each inside a send and right after input, the rest anywhere."""
+    """About a third each inside a send and right after input, one in ten inside a git
+    command orch runs, the rest anywhere."""
     inside = math.ceil(kills * 0.35)
     after = min(math.ceil(kills * 0.35), kills - inside)
-    chosen = ["send"] * inside + ["input"] * after + ["any"] * (kills - inside - after)
+    git = min(kills // 10, kills - inside - after)
+    chosen = (["send"] * inside + ["input"] * after + ["git"] * git
+              + ["any"] * (kills - inside - after - git))
     rng.shuffle(chosen)
     return chosen
 
@@ -156,6 +199,8 @@ async def chaos(kills: int, seed: int, work: Path, plan: Plan) -> dict[str, Any]
                 await asyncio.sleep(rng.uniform(0.0, 1.5))
                 if kind == "send" and await kill_inside_a_send(emu, orch, morning, rng):
                     done.during_send += 1
+                elif kind == "git" and await kill_inside_git(orch, morning, rng):
+                    done.in_git += 1
                 elif kind == "input":
                     await morning.act(1)
                     await asyncio.sleep(rng.uniform(0.0, 0.3))
@@ -175,8 +220,8 @@ async def chaos(kills: int, seed: int, work: Path, plan: Plan) -> dict[str, Any]
             await orch.reap()
         counts = count(work / "orch.db", emu, morning)
     counts.update(kills=done.total, during_send=done.during_send, after_input=done.after_input,
-                  anywhere=done.anywhere, restarts=orch.starts - 1, finished=finished,
-                  logged_maybe_twice=orch.maybe_twice())
+                  in_git=done.in_git, anywhere=done.anywhere, restarts=orch.starts - 1,
+                  finished=finished, logged_maybe_twice=orch.maybe_twice())
     return counts
 
 
@@ -208,8 +253,38 @@ async def kill_inside_a_send(emu: TelegramEmulator, orch: Orch, morning: Morning
         emu.before_call = None
 
 
+async def kill_inside_git(orch: Orch, morning: Morning, rng: random.Random) -> bool:
+    """Kill orch while one of its git commands runs (a worktree being added, a fetch);
+    False (and a kill anyway) when none starts within GIT_WAIT_S."""
+    await morning.act(1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GIT_WAIT_S
+    while loop.time() < deadline and not orch.dead:
+        assert orch.proc is not None
+        if _runs_git(orch.proc.pid):
+            await asyncio.sleep(rng.uniform(0.0, 0.03))
+            orch.kill()
+            return True
+        await asyncio.sleep(0.002)
+    orch.kill()
+    return False
+
+
+def _runs_git(pid: int) -> bool:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False  # not Linux, or orch is gone
+    for child in children:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0].endswith(b"git"):
+                return True
+    return False
+
+
 def verdict(counts: dict[str, Any]) -> bool:
-    lost = counts["inputs_lost"] + counts["tasks_lost"] + counts["pushes_lost"]
+    lost = (counts["inputs_lost"] + counts["tasks_lost"] + counts["pushes_lost"]
+            + counts["files_lost"])
     twice = counts["pushes_twice"] + counts["cards_duplicated"] + counts["replies_twice"]
     return (lost == 0 and counts["runs_stuck"] == 0 and counts["finished"]
             and twice <= counts["suspect_rows"] and counts["inputs_applied_twice"] == 0)

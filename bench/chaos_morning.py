@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import subprocess
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ def count(db: Path, emu: TelegramEmulator, morning: Morning) -> dict[str, Any]:
                               or (0,))[0]
     counts["runs_stuck"] = (_db_one(db, "SELECT count(*) FROM runs WHERE status IN "
                                         "('pending', 'running')") or (0,))[0]
+    counts["files_lost"] = _files_lost(db.parent / "repos")
     counts["group_messages"] = len(messages)
     counts["not_done"] = ",".join(f"{k}:{st}:v{v}" for k, st, v in _db_all(
         db, "SELECT key, stage, version FROM tasks WHERE stage != 'done'")) or "-"
@@ -225,6 +227,23 @@ def _pushes(db: Path, messages: list[dict[str, Any]]) -> dict[str, int]:
                   and m["reply_to_message_id"] is None and not _is_card(m)]
     return {"pushes_sent": sent, "pushes_lost": lost, "pushes_deduped": deduped,
             "pushes_twice": len(unrecorded)}
+
+
+def _files_lost(repos: Path) -> int:
+    """Files of main that a task branch deleted: the sandbox's agents only add and edit,
+    so a deletion is work an agent committed over a worktree a kill left half made."""
+    lost = 0
+    for repo in sorted(repos.glob("[!._]*/.git")):
+        branches = _git(repo.parent, "for-each-ref", "--format=%(refname)", "refs/heads/orch")
+        for branch in branches.split():
+            lost += len(_git(repo.parent, "diff", "--diff-filter=D", "--name-only", "main",
+                             branch).split())
+    return lost
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout
 
 
 def _is_card(message: dict[str, Any]) -> bool:
