@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
 from core.clock import ManualClock
+from core.errors import ForgeUnavailable, TrackerUnavailable
+from core.integrations.forge.http import GiteaHttp
 from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp
-from core.integrations.plane.http import HttpRetryPolicy
+from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp
+from core.ratebudget import RateBudget
 from tests.plane_support import JumpClock
 
 log = logging.getLogger("orch.test_http_retry")
@@ -209,3 +214,45 @@ async def test_a_failure_that_stays_is_not_retried_and_says_so_in_the_callers_wo
 
     assert isinstance(caught.value.__cause__, httpx.TooManyRedirects)
     assert (probe.stats.calls, probe.stats.retries) == (1, 0)
+
+
+def gitea(transport: httpx.MockTransport, clock: JumpClock) -> RetryingHttp[Any]:
+    return GiteaHttp("http://g.test", SECRET, clock=clock, transport=transport)
+
+
+def plane(transport: httpx.MockTransport, clock: JumpClock) -> RetryingHttp[Any]:
+    return PlaneHttp("http://p.test", SECRET, "ws", clock=clock,
+                     budget=RateBudget(clock, 1000), transport=transport)
+
+
+@pytest.mark.parametrize(("make", "error", "logger", "first", "last"), [
+    (gitea, ForgeUnavailable, "orch.forge", "forge GET things failed (ConnectError); retry 1",
+     "forge GET things failed 4 times; last: 502 bad gateway"),
+    (plane, TrackerUnavailable, "orch.plane",
+     "Plane GET things failed (ConnectError: refused); retry 1",
+     "Plane GET things failed 4 times; last: 502 bad gateway"),
+])
+async def test_each_boundary_keeps_its_own_words_and_error(
+    make: Callable[[httpx.MockTransport, JumpClock], RetryingHttp[Any]],
+    error: type[Exception], logger: str, first: str, last: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def serve(request: httpx.Request) -> httpx.Response:
+        if not seen:
+            seen.append(request)
+            raise httpx.ConnectError("refused")
+        return httpx.Response(502, json={"message": "bad gateway"})
+
+    seen: list[httpx.Request] = []
+    caplog.set_level(logging.DEBUG)
+    http = make(httpx.MockTransport(serve), JumpClock())
+    try:
+        with pytest.raises(error, match=f"^{last}$"):
+            await http.send("GET", "things")
+    finally:
+        await http.aclose()
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.name for r in warnings] == [logger] * 3
+    assert warnings[0].getMessage().startswith(f"{first} in ")
+    assert SECRET not in caplog.text
