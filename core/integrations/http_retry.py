@@ -21,7 +21,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -45,20 +45,12 @@ class Backoff:
         return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
-class RetryCounters(Protocol):
-    """The counters a boundary shows on /status: its stats object has at least these."""
-
-    calls: int  # attempts sent, retries included
-    retries: int  # attempts repeated after a passing failure
-    last_error: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class Retrier:
     """One boundary's way of trying again; `speaker` starts its messages ("forge")."""
 
     backoff: Backoff
-    counters: RetryCounters
+    counters: RetryStats
     clock: Clock
     rng: random.Random
     speaker: str
@@ -68,6 +60,15 @@ class Retrier:
     def attempts(self, what: str) -> Attempts:
         """A fresh count for one request; `what` names it, e.g. "GET repos/o/r/pulls"."""
         return Attempts(self, what)
+
+
+@dataclass(slots=True)
+class RetryStats:
+    """Counters for /status and `orch doctor`; a boundary may count more besides."""
+
+    calls: int = 0  # HTTP attempts sent, retries included
+    retries: int = 0  # attempts repeated after a passing failure
+    last_error: str | None = None
 
 
 class Attempts:

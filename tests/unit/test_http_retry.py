@@ -7,7 +7,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 from core.clock import ManualClock
 from core.errors import ForgeUnavailable, TrackerUnavailable
 from core.integrations.forge.http import GiteaHttp
-from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp
+from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp, RetryStats
 from core.integrations.plane.http import HttpRetryPolicy, PlaneHttp
 from core.ratebudget import RateBudget
 from tests.plane_support import JumpClock
@@ -33,15 +32,8 @@ class Broken(Exception):
     """The caller's own error for a failure that will not pass."""
 
 
-@dataclass
-class Counters:
-    calls: int = 0
-    retries: int = 0
-    last_error: str | None = None
-
-
-def retrier(clock: ManualClock, backoff: Backoff | None = None) -> tuple[Retrier, Counters]:
-    counters = Counters()
+def retrier(clock: ManualClock, backoff: Backoff | None = None) -> tuple[Retrier, RetryStats]:
+    counters = RetryStats()
     made = Retrier(backoff or Backoff(max_attempts=3, base_delay_s=1.0), counters,
                    clock=clock, rng=random.Random(3), speaker="box", log=log, unavailable=Gone)
     return made, counters
@@ -156,7 +148,7 @@ class Probe(RetryingHttp[int]):
     """The smallest boundary: answers its status, retries a 503, holds the token."""
 
     def __init__(self, transport: httpx.MockTransport, clock: ManualClock) -> None:
-        self.stats = Counters()
+        self.stats = RetryStats()
         client = httpx.AsyncClient(base_url="http://probe.test/", transport=transport,
                                    headers={"Authorization": f"token {SECRET}"})
         super().__init__(client, "http://probe.test", Retrier(

@@ -27,7 +27,7 @@ from core.errors import (
     MergeConflict,
     MergeRefused,
 )
-from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp
+from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp, RetryStats
 
 log = logging.getLogger("orch.forge")
 
@@ -51,13 +51,6 @@ class Answer:
         return 'rel="next"' in self.headers.get("link", "")
 
 
-@dataclass(slots=True)
-class ForgeStats:
-    calls: int = 0
-    retries: int = 0
-    last_error: str | None = None
-
-
 class GiteaHttp(RetryingHttp[Answer]):
     """Requests relative to `{url}/api/v1/`, authorised with `Authorization: token …`."""
 
@@ -73,7 +66,7 @@ class GiteaHttp(RetryingHttp[Answer]):
         rng: random.Random | None = None,
     ) -> None:
         where = url.rstrip("/")
-        self.stats = ForgeStats()
+        self.stats = RetryStats()
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"token {token}"

@@ -19,7 +19,7 @@ import httpx
 
 from core.clock import Clock
 from core.errors import TrackerError, TrackerRateLimited, TrackerRejected, TrackerUnavailable
-from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp
+from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp, RetryStats
 from core.ratebudget import RateBudget
 
 log = logging.getLogger("orch.plane")
@@ -37,14 +37,11 @@ class HttpRetryPolicy(Backoff):
 
 
 @dataclass(slots=True)
-class PlaneStats:
-    """Counters for /status and `orch doctor`."""
+class PlaneStats(RetryStats):
+    """Counters for /status and `orch doctor`: the shared ones, and Plane's 429s."""
 
-    calls: int = 0  # HTTP attempts sent, retries included
-    retries: int = 0  # attempts repeated after a 5xx or a transport failure
     rate_limit_waits: int = 0  # 429s waited out
     rate_limited: int = 0  # 429s received, waited out or not
-    last_error: str | None = None
     server_remaining: int | None = None  # X-RateLimit-Remaining on the last answer
 
 
