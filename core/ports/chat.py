@@ -1,12 +1,13 @@
 """The chat's ports: the inbox of updates, the outbox of messages and the cards, how text
-is made (ChatRenderer) and sent (ChatSender). Used by core/chat's Inbox and Courier;
+is made (ChatRenderer) and sent (ChatSender). Used by core/chat's Inbox and Courier
+(and UnitOfWork by the bot's handlers);
 adapters in storage/chat_inbox.py, storage/chat_outbox.py, bot/chat_render.py and
 bot/chat_sender.py; fakes of the outer two in tests/chat_fakes.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,6 +40,15 @@ class InboxStore(Protocol):
 
     def handling(self, update_id: int, at: datetime) -> AbstractContextManager[object]:
         """Within it, the first write transaction also marks the update handled."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """Writes that belong together: an update's change and the reply that reports it."""
+
+    def atomic(self) -> AbstractAsyncContextManager[None]:
+        """Within it, every write of the calling task commits as one, with the update's
+        handled mark, or none does (a crash in between loses neither nor repeats one)."""
         ...
 
 
