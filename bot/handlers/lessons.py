@@ -145,13 +145,15 @@ async def _add(services: Services, journal: LessonJournal, update: Update,
     if isinstance(draft, str):
         await reply(services, update, esc(draft))
         return
-    lesson_id = await journal.record(draft)
-    if lesson_id is None:
-        text = view.OFF if not journal.enabled else view.UNAVAILABLE
-        await reply(services, update, esc(text))
-        return
-    await reply(services, update, f"Recorded lesson <b>#{lesson_id}</b> "
-                                  f"({esc(draft.lesson_type)}) on {esc(draft.work_item or '')}.")
+    async with services.work.atomic():  # the lesson and its "Recorded" reply, as one
+        lesson_id = await journal.record(draft)
+        if lesson_id is None:
+            text = view.OFF if not journal.enabled else view.UNAVAILABLE
+            await reply(services, update, esc(text))
+            return
+        await reply(services, update, f"Recorded lesson <b>#{lesson_id}</b> "
+                                      f"({esc(draft.lesson_type)}) on "
+                                      f"{esc(draft.work_item or '')}.")
 
 
 async def _manual_draft(services: Services, args: list[str]) -> LessonDraft | str:
