@@ -29,7 +29,7 @@ async def doctor(settings: Settings) -> int:
                 for name in missing_required(settings)]
     checks = [_check_git(settings), await _check_database(settings),
               await _check_telegram(settings) if settings.telegram_token else True,
-              await _check_plane(settings), await _check_forge(settings)]
+              await _check_tracker(settings), await _check_forge(settings)]
     missing = required + gaps(settings)
     if missing:
         print("\nstill missing:")
@@ -121,31 +121,32 @@ async def _check_forge(settings: Settings) -> bool:
     return await doctor_forge(settings, print)
 
 
-async def _check_plane(settings: Settings) -> bool:
-    """Reach Plane, and name every configured state that a followed project lacks."""
-    from core.integrations.plane.client import PlaneClient
-    from core.integrations.plane.config import PlaneAccess
-    from core.integrations.plane.kind import configured as plane_configured
+async def _check_tracker(settings: Settings) -> bool:
+    """Reach the configured tracker through its kind (as the sync does), and name every
+    configured state that a followed project lacks."""
+    from app.trackers import configured_tracker
     from core.sync.states_cache import StatesCache
 
-    if not plane_configured(settings):
-        print("plane: not configured (optional: tasks then come only from /new)")
+    kind = configured_tracker(settings)
+    if kind is None:
+        print("tracker: not configured (optional: tasks then come only from /new)")
         return True
     redact = logs.RedactSecrets(secrets_of(settings)).redact
-    access = PlaneAccess.from_settings(settings)
-    async with PlaneClient.from_config(access, SystemClock()) as client:
-        try:
-            projects = await client.projects()
-            cache = StatesCache(client, SystemClock(), names=settings.plane_state_names)
-            followed = [p for p in projects if not settings.plane_projects
-                        or p.identifier in settings.plane_projects]
-            for project in followed:
-                await cache.reload(project.id)
-        except OrchError as exc:
-            print(f"plane: FAILED ({redact(str(exc))})")
-            return False
+    connection = kind.connect(settings, SystemClock())
+    try:
+        projects = await connection.client.projects()
+        cache = StatesCache(connection.client, SystemClock(), names=connection.state_names)
+        followed = [p for p in projects if connection.config.follows(p.id, p.identifier)]
+        for project in followed:
+            await cache.reload(project.id)
+    except OrchError as exc:
+        print(f"{kind.name}: FAILED ({redact(str(exc))})")
+        return False
+    finally:
+        await connection.close()
     for missing in cache.missing_names():
-        print(f"plane: project {missing.project_id} has no state named {missing.name!r} "
-              f"(for {missing.logical}); set [plane.states] {missing.logical} in ORCH_CONFIG")
-    print(f"plane: ok ({len(followed)} projects followed)")
+        print(f"{kind.name}: project {missing.project_id} has no state named {missing.name!r} "
+              f"(for {missing.logical}); set [{kind.name}.states] {missing.logical} in "
+              f"ORCH_CONFIG")
+    print(f"{kind.name}: ok ({len(followed)} projects followed)")
     return not cache.missing_names()

@@ -183,7 +183,8 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
     renderer.add_card_note(effort.card_note)  # why the last run stopped; what runs cost
     if merge is not None:
         _merge_hooks(merge, hub, engine, queue, notifier, renderer)
-    services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine)
+    services = Services(settings, clock, pipeline, queue, notifier, codec, journal, deps, engine,
+                        db)
     tracker = (build_tracker_sync(settings, clock, db, pipeline, hub, queue, dependencies=deps)
                if tracker_configured(settings) else None)
     buttons = tell_the_chat(tracker, services, renderer) if tracker is not None else []

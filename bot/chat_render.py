@@ -10,7 +10,7 @@ from bot.callbacks import Action, ButtonCodec
 from bot.chat_sender import markup_json
 from bot.keyboards import task_keyboard
 from core.chat.decide import digest_lines
-from core.chat.model import Rendered, Retirement
+from core.chat.model import LessonRetirement, Rendered, Retirement
 from core.clock import Clock
 from core.pipeline.progress import finished_stages
 from core.pipeline.service import PipelineService
@@ -80,6 +80,14 @@ class TelegramRenderer:
         who = why.who or after.actor.split(":")[0]
         at = after.at.strftime("%H:%M")
         return text + f"\n<i>{render.esc(what)} by {render.esc(who)} at {at}</i>"
+
+    def retired_lesson(self, card: str, why: LessonRetirement) -> str:
+        """The lesson card as it was, without buttons, and where the lesson is now."""
+        if why.status is None:
+            return card + "\n<i>this lesson is no longer in the journal</i>"
+        at = f" at {why.at.strftime('%H:%M')}" if why.at else ""
+        return (card + f"\n<i>now {render.esc(why.status)}{at}; /lesson {why.row.lesson_id} "
+                       f"shows it as it is</i>")
 
     async def _blocked_by_failure(self, task: Task) -> bool:
         """Was the task blocked because its work failed (Retry) rather than by a person?"""

@@ -15,6 +15,7 @@ from core.jobs.engine import StageEngine
 from core.lessons.journal import LessonJournal
 from core.pipeline.service import PipelineService
 from core.pipeline.tasks import Actor
+from core.ports import UnitOfWork
 from core.queue_view import QueueService
 
 
@@ -29,6 +30,7 @@ class Services:
     lessons: LessonJournal
     deps: DependencyService
     engine: StageEngine
+    work: UnitOfWork  # a change and the reply that reports it, as one write
 
 
 def actor_of(user: User | None) -> Actor:

@@ -14,10 +14,11 @@ from bot.context import Services
 
 async def reply(services: Services, update: Update, html_text: str,
                 markup: InlineKeyboardMarkup | None = None, *,
-                reply_to: int | None = None) -> None:
-    """Queue a reply (HTML) to the message behind `update`, or to `reply_to`."""
+                reply_to: int | None = None, lesson: tuple[int, int] | None = None) -> None:
+    """Queue a reply (HTML) to the message behind `update`, or to `reply_to`; `lesson`
+    (id, version) when it is that lesson's card."""
     message = update.effective_message
     if message is None:
         return
     await services.notifier.say(html_text, markup=markup_json(markup),
-                                reply_to=reply_to or message.message_id)
+                                reply_to=reply_to or message.message_id, lesson=lesson)

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from core.chat.model import OutRow, Retirement, RowKind, ShownCard
+from core.chat.model import LessonRetirement, OutRow, Retirement, RowKind, ShownCard
 from core.clock import parse_iso, utc_iso
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 from core.ports.chat import Mark
@@ -26,7 +26,9 @@ class SqliteOutbox:
     async def add(self, kind: RowKind, at: datetime, *, chat_id: int | None = None,
                   body: str | None = None, markup: str | None = None,
                   reply_to: int | None = None, edit_message_id: int | None = None,
-                  task_id: int | None = None, once_per_s: float | None = None) -> int | None:
+                  task_id: int | None = None, once_per_s: float | None = None,
+                  lesson: tuple[int, int] | None = None) -> int | None:
+        lesson_id, version = lesson if lesson is not None else (None, None)
         async with self._db.transaction() as tx:
             if once_per_s is not None:
                 since = utc_iso(at - timedelta(seconds=once_per_s))
@@ -37,7 +39,8 @@ class SqliteOutbox:
                 row = await tx.fetch_one(Q["outbox_add"], {
                     "kind": kind.value, "chat_id": chat_id, "task_id": task_id,
                     "reply_to": reply_to, "edit_message_id": edit_message_id, "body": body,
-                    "markup": markup, "at": utc_iso(at)})
+                    "markup": markup, "lesson_id": lesson_id, "version": version,
+                    "at": utc_iso(at)})
         return int(row[0]) if row else None
 
     async def open_count(self) -> int:
@@ -132,6 +135,16 @@ class SqliteOutbox:
         async with self._db.transaction() as tx:
             await tx.execute(Q["retired"], {"id": row_id})
 
+    async def lesson_retirements(self, limit: int) -> Sequence[LessonRetirement]:
+        rows = await self._db.fetch_all(Q["lesson_retirements"], {"limit": limit})
+        return [LessonRetirement(_row(r), r["l_status"],
+                                 parse_iso(r["l_at"]) if r["l_at"] else None) for r in rows]
+
+    async def lesson_shown(self, lesson_id: int, version: int, message_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(Q["lesson_shown"], {"lesson_id": lesson_id, "version": version,
+                                                 "message_id": message_id})
+
     async def count(self, name: str, n: int = 1) -> None:
         async with self._db.transaction() as tx:
             await _count(tx, name, n)
@@ -192,7 +205,7 @@ def _row(r: sqlite3.Row) -> OutRow:
         version=r["version"], reply_to=r["reply_to"], edit_message_id=r["edit_message_id"],
         body=r["body"], markup=r["markup"], attempts=r["attempts"],
         not_before=parse_iso(r["not_before"]) if r["not_before"] else None, event=event,
-        message_id=r["message_id"])
+        message_id=r["message_id"], lesson_id=r["lesson_id"])
 
 
 def _next_event(r: sqlite3.Row) -> TaskEvent | None:

@@ -17,10 +17,11 @@ from typing import Any
 from core.clock import ManualClock
 from core.integrations.agents.retest import CommandRetester
 from core.integrations.forge.gitea import GiteaForge
-from core.integrations.forge.http import Backoff, GiteaHttp
+from core.integrations.forge.http import GiteaHttp
 from core.integrations.git.branches import GitBranches
 from core.integrations.git.workspace import GitWorkspace, run_git
 from core.integrations.git.worktrees import GitWorktrees
+from core.integrations.http_retry import Backoff
 from core.merge.gate import GateConfig, MergeGate
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DONE, QUEUED, Pipeline, StageSpec

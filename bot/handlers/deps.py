@@ -36,31 +36,34 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
         pair = await _pair(services, update, context, "depend")
         if pair is None:
             return
-        try:
-            declared = await services.deps.declare(*pair)
-        except DomainError as exc:
-            await reply(services, update, render.esc(str(exc)))
-            return
-        text = f"{pair[0].upper()} waits for {pair[1].upper()}."
-        if not declared.added:
-            text = f"{pair[0].upper()} already waits for {pair[1].upper()}."
-        if declared.cycle is not None:
-            text += f" That closes a cycle ({declared.cycle.spelled}): its tasks are blocked."
-        await reply(services, update, render.esc(text))
+        async with services.work.atomic():  # the wait and the reply that reports it
+            try:
+                declared = await services.deps.declare(*pair)
+            except DomainError as exc:
+                await reply(services, update, render.esc(str(exc)))
+                return
+            text = f"{pair[0].upper()} waits for {pair[1].upper()}."
+            if not declared.added:
+                text = f"{pair[0].upper()} already waits for {pair[1].upper()}."
+            if declared.cycle is not None:
+                text += (f" That closes a cycle ({declared.cycle.spelled}): its tasks are "
+                         f"blocked.")
+            await reply(services, update, render.esc(text))
 
     async def undepend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """B no longer depends on A (approvers only)."""
         pair = await _pair(services, update, context, "undepend")
         if pair is None:
             return
-        try:
-            removed = await services.deps.remove(*pair)
-        except DomainError as exc:
-            await reply(services, update, render.esc(str(exc)))
-            return
-        b, a = (k.upper() for k in pair)
-        text = f"{b} no longer waits for {a}." if removed else f"{b} did not wait for {a}."
-        await reply(services, update, render.esc(text))
+        async with services.work.atomic():
+            try:
+                removed = await services.deps.remove(*pair)
+            except DomainError as exc:
+                await reply(services, update, render.esc(str(exc)))
+                return
+            b, a = (k.upper() for k in pair)
+            text = f"{b} no longer waits for {a}." if removed else f"{b} did not wait for {a}."
+            await reply(services, update, render.esc(text))
 
     return [CommandHandler("deps", deps), CommandHandler("depend", depend),
             CommandHandler("undepend", undepend)]

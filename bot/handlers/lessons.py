@@ -132,8 +132,9 @@ async def _show(services: Services, journal: LessonJournal, update: Update,
     if found is None:
         await reply(services, update, esc(f"No lesson #{lesson_id}."))
         return
-    await reply(services, update, view.lesson_card(found, services.clock.now()),
-                view.lesson_keyboard(found, services.codec))
+    keyboard = view.lesson_keyboard(found, services.codec)
+    await reply(services, update, view.lesson_card(found, services.clock.now()), keyboard,
+                lesson=(found.id, found.version) if keyboard else None)
 
 
 async def _add(services: Services, journal: LessonJournal, update: Update,
@@ -145,13 +146,15 @@ async def _add(services: Services, journal: LessonJournal, update: Update,
     if isinstance(draft, str):
         await reply(services, update, esc(draft))
         return
-    lesson_id = await journal.record(draft)
-    if lesson_id is None:
-        text = view.OFF if not journal.enabled else view.UNAVAILABLE
-        await reply(services, update, esc(text))
-        return
-    await reply(services, update, f"Recorded lesson <b>#{lesson_id}</b> "
-                                  f"({esc(draft.lesson_type)}) on {esc(draft.work_item or '')}.")
+    async with services.work.atomic():  # the lesson and its "Recorded" reply, as one
+        lesson_id = await journal.record(draft)
+        if lesson_id is None:
+            text = view.OFF if not journal.enabled else view.UNAVAILABLE
+            await reply(services, update, esc(text))
+            return
+        await reply(services, update, f"Recorded lesson <b>#{lesson_id}</b> "
+                                      f"({esc(draft.lesson_type)}) on "
+                                      f"{esc(draft.work_item or '')}.")
 
 
 async def _manual_draft(services: Services, args: list[str]) -> LessonDraft | str:
@@ -173,9 +176,16 @@ async def _manual_draft(services: Services, args: list[str]) -> LessonDraft | st
 
 async def _apply(services: Services, journal: LessonJournal, query: CallbackQuery,
                  data: ButtonData) -> None:
-    changed = await journal.update(data.object_id, _change_for(data.action),
-                                   expected_version=data.version)
-    current = await journal.find(data.object_id)
+    message = query.message
+    shown = message.message_id if message is not None else None
+    async with services.work.atomic():  # the change and "this card shows it now", as one
+        changed = await journal.update(data.object_id, _change_for(data.action),
+                                       expected_version=data.version)
+        current = await journal.find(data.object_id)
+        if current is not None and shown is not None:
+            # this card is edited to the new version below; every other copy of it loses
+            # its buttons (they act on a version that is gone)
+            await services.notifier.lesson_shown(current.id, current.version, shown)
     if current is None:
         await answer(query, view.OFF if not journal.enabled else "That lesson is not there.")
         return

@@ -57,13 +57,15 @@ def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAUL
             await reply(services, update, render.esc(parsed))
             return
         repo, title = parsed
-        try:
-            created = await services.pipeline.create(repo, title, actor_of(update.effective_user))
-        except DomainError as exc:
-            await reply(services, update, render.esc(str(exc)))
-            return
-        await reply(services, update, f"Created <b>{render.esc(created.key)}</b> in "
-                                      f"{render.esc(repo)}; its card follows.")
+        async with services.work.atomic():  # the task and its "Created" reply: both or none
+            try:
+                created = await services.pipeline.create(repo, title,
+                                                         actor_of(update.effective_user))
+            except DomainError as exc:
+                await reply(services, update, render.esc(str(exc)))
+                return
+            await reply(services, update, f"Created <b>{render.esc(created.key)}</b> in "
+                                          f"{render.esc(repo)}; its card follows.")
 
     return [CommandHandler("task", task), CommandHandler("new", new)]
 

@@ -11,7 +11,6 @@ trip, so a crash can at worst repeat that one message, and the restart says so.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from core.chat.model import (
     SendResult,
     ShownCard,
 )
+from core.chat.retire import Retirements
 from core.clock import Clock
 from core.pipeline.attention import DedupGuard, wants_push
 from core.pipeline.tasks import Task, TaskEvent
@@ -49,6 +49,7 @@ class Courier:
                  per_minute: int = 18) -> None:
         self._outbox, self._cards, self._tasks = outbox, cards, tasks
         self._renderer, self._sender, self._clock = renderer, sender, clock
+        self._retirements = Retirements(outbox, tasks, renderer)
         # Telegram's pace is about one a second; a sandbox allowed more keeps the ratio
         self.budget = GroupBudget(per_minute, burst=max(3, per_minute // 20))
         self.guard = DedupGuard()
@@ -78,10 +79,15 @@ class Courier:
         return await self._cards.get(task_id)
 
     async def say(self, text: str, *, markup: str | None = None,
-                  reply_to: int | None = None) -> None:
-        """A reply in the group: sent in order, within the budget, never dropped."""
+                  reply_to: int | None = None, lesson: tuple[int, int] | None = None) -> None:
+        """A reply in the group, in order, within the budget; `lesson`: a lesson's card."""
         await self._outbox.add(RowKind.REPLY, self._clock.now(), body=text, markup=markup,
-                               reply_to=reply_to)
+                               reply_to=reply_to, lesson=lesson)
+        self._poke()
+
+    async def lesson_shown(self, lesson_id: int, version: int, message_id: int) -> None:
+        """This card now shows `version` (it keeps its buttons); other copies lose theirs."""
+        await self._outbox.lesson_shown(lesson_id, version, message_id)
         self._poke()
 
     async def alert(self, text: str) -> None:
@@ -256,7 +262,7 @@ class Courier:
             delivery = await self._sender.send(row.chat_id, content.text, content.markup,
                                                row.reply_to)
         return await self._after(row, delivery, live=content.markup is not None
-                                 and row.kind is RowKind.EVENT)
+                                 and (row.kind is RowKind.EVENT or row.lesson_id is not None))
 
     async def _content(self, row: OutRow) -> Rendered | None:
         if row.kind is not RowKind.EVENT:
@@ -314,7 +320,7 @@ class Courier:
     async def _sync_card(self, task: Task) -> bool:
         """Bring one card up to date; False when the budget or Telegram says wait."""
         rendered = await self._renderer.card(task)
-        digest = _hash(rendered)
+        digest = rendered.fingerprint()
         card = await self._cards.get(task.id)
         if card is not None and card.content_hash == digest:
             if card.shown_version != task.version:  # so a restart need not render it again
@@ -370,30 +376,30 @@ class Courier:
     # -- buttons that no longer apply ----------------------------------------------------
 
     async def _retire(self) -> bool:
-        for retirement in await self._outbox.retirements(50):
-            row = retirement.row
-            task = await self._tasks.get(row.task_id or 0)
-            if task is None or row.event is None or row.message_id is None:
-                await self._outbox.retired(row.id)
-                continue
-            if not self._may_send():
+        for row, text in await self._retirements.due(50):
+            if not await self._strip(row, text):
                 return False
-            now = self._now()
-            await self._outbox.spend(now)
-            self.budget.take(now)
-            text = self._renderer.retired(row.event, task, retirement)
-            delivery = await self._sender.edit(None, row.message_id, text, None)
-            if delivery.outcome is SendOutcome.RETRY_AFTER:
-                await self._cool(delivery)
-                return False
-            if delivery.outcome is SendOutcome.TRANSIENT:
-                self._due = now + timedelta(seconds=decide.BACKOFF_S[0])
-                return False
-            await self._outbox.retired(row.id)
-            await self._count("edits")
         return True
 
-    # -- small things ----------------------------------------------------------------
+    async def _strip(self, row: OutRow, text: str) -> bool:
+        """Edit a sent message to `text` without buttons, within the budget; False when
+        the budget or Telegram says wait (the row stays live and is tried again)."""
+        assert row.message_id is not None
+        if not self._may_send():
+            return False
+        now = self._now()
+        await self._outbox.spend(now)
+        self.budget.take(now)
+        delivery = await self._sender.edit(None, row.message_id, text, None)
+        if delivery.outcome is SendOutcome.RETRY_AFTER:
+            await self._cool(delivery)
+            return False
+        if delivery.outcome is SendOutcome.TRANSIENT:
+            self._due = now + timedelta(seconds=decide.BACKOFF_S[0])
+            return False
+        await self._outbox.retired(row.id)
+        await self._count("edits")
+        return True
 
     def _now(self) -> datetime:
         return self._clock.now()
@@ -441,8 +447,3 @@ class Courier:
 
 def _mark(event: TaskEvent) -> Mark:
     return (event.kind, event.to_stage)
-
-
-def _hash(rendered: Rendered) -> str:
-    payload = rendered.text + "\x00" + (rendered.markup or "")
-    return hashlib.sha256(payload.encode()).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +40,7 @@ class OutRow:
     not_before: datetime | None = None
     event: TaskEvent | None = None
     message_id: int | None = None
+    lesson_id: int | None = None  # a lesson card (its buttons act on that lesson)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,11 @@ class Rendered:
 
     text: str
     markup: str | None = None
+
+    def fingerprint(self) -> str:
+        """What a card's content hash is: text and buttons, nothing else."""
+        payload = self.text + "\x00" + (self.markup or "")
+        return hashlib.sha256(payload.encode()).hexdigest()
 
 
 class SendOutcome(StrEnum):
@@ -88,6 +95,16 @@ class Retirement:
     row: OutRow
     next_event: TaskEvent | None
     who: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LessonRetirement:
+    """A lesson card whose buttons are for a version of the lesson that is gone: its
+    status now (None: the lesson is gone too) and since when."""
+
+    row: OutRow
+    status: str | None
     at: datetime | None
 
 

@@ -29,7 +29,7 @@ in tests/fakes/ pass the same contract suites (tests/integration/test_*_contract
 | schedule| Scheduler (the one scheduler; core.pacer.Pacer runs loops on it) |
 | chat    | InboxStore, OutboxQueue, OutboxUpkeep, SendLedger,            |
 |         | ButtonRetirements (OutboxStore), CardStore, TaskLookup,       |
-|         | ChatRenderer, ChatSender                                      |
+|         | ChatRenderer, ChatSender, UnitOfWork                          |
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from core.ports.chat import (
     OutboxUpkeep,
     SendLedger,
     TaskLookup,
+    UnitOfWork,
 )
 from core.ports.clock import Clock
 from core.ports.deps import DependencyEdges, DependencyProgress, DependencySink, DependencyStore
@@ -174,6 +175,7 @@ __all__ = [
     "TrackerReader",
     "TrackerWebhooks",
     "TrackerWriter",
+    "UnitOfWork",
     "WaitExplainer",
     "Worktrees",
     "WriteBackLedger",

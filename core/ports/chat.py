@@ -1,17 +1,26 @@
 """The chat's ports: the inbox of updates, the outbox of messages and the cards, how text
-is made (ChatRenderer) and sent (ChatSender). Used by core/chat's Inbox and Courier;
+is made (ChatRenderer) and sent (ChatSender). Used by core/chat's Inbox and Courier
+(and UnitOfWork by the bot's handlers);
 adapters in storage/chat_inbox.py, storage/chat_outbox.py, bot/chat_render.py and
 bot/chat_sender.py; fakes of the outer two in tests/chat_fakes.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from core.chat.model import OutRow, Rendered, Retirement, RowKind, SendResult, ShownCard
+    from core.chat.model import (
+        LessonRetirement,
+        OutRow,
+        Rendered,
+        Retirement,
+        RowKind,
+        SendResult,
+        ShownCard,
+    )
     from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 Mark = tuple["ChangeKind", str]
@@ -42,14 +51,25 @@ class InboxStore(Protocol):
         ...
 
 
+class UnitOfWork(Protocol):
+    """Writes that belong together: an update's change and the reply that reports it."""
+
+    def atomic(self) -> AbstractAsyncContextManager[None]:
+        """Within it, every write of the calling task commits as one, with the update's
+        handled mark, or none does (a crash in between loses neither nor repeats one)."""
+        ...
+
+
 class OutboxQueue(Protocol):
     """Promised messages and their delivery: every state change one statement."""
 
     async def add(self, kind: RowKind, at: datetime, *, chat_id: int | None = None,
                   body: str | None = None, markup: str | None = None,
                   reply_to: int | None = None, edit_message_id: int | None = None,
-                  task_id: int | None = None, once_per_s: float | None = None) -> int | None:
-        """A new row; with `once_per_s`, None if the chat had this kind that recently."""
+                  task_id: int | None = None, once_per_s: float | None = None,
+                  lesson: tuple[int, int] | None = None) -> int | None:
+        """A new row; with `once_per_s`, None if the chat had this kind that recently;
+        `lesson` (id, version): a lesson card, its buttons retired when the lesson moves."""
         ...
 
     async def open_rows(self, limit: int) -> Sequence[OutRow]:
@@ -132,6 +152,14 @@ class ButtonRetirements(Protocol):
         """The push no longer offers buttons."""
         ...
 
+    async def lesson_retirements(self, limit: int) -> Sequence[LessonRetirement]:
+        """Sent lesson cards with buttons for a version of their lesson that is gone."""
+        ...
+
+    async def lesson_shown(self, lesson_id: int, version: int, message_id: int) -> None:
+        """The lesson card at `message_id` now shows `version`: its buttons still apply."""
+        ...
+
 
 class OutboxStore(OutboxQueue, OutboxUpkeep, SendLedger, ButtonRetirements, Protocol):
     """Everything the courier keeps in SQLite (storage.chat_outbox.SqliteOutbox)."""
@@ -178,6 +206,10 @@ class ChatRenderer(Protocol):
 
     def retired(self, event: TaskEvent, task: Task, why: Retirement) -> str:
         """A push without its buttons, saying what happened since."""
+        ...
+
+    def retired_lesson(self, card: str, why: LessonRetirement) -> str:
+        """A lesson card (its text as sent) without its buttons, saying where it is now."""
         ...
 
 

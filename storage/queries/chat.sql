@@ -1,7 +1,8 @@
 -- name: outbox_add
 INSERT INTO chat_outbox (kind, chat_id, task_id, reply_to, edit_message_id, body, markup,
-                         created_at)
-VALUES (:kind, :chat_id, :task_id, :reply_to, :edit_message_id, :body, :markup, :at)
+                         lesson_id, version, created_at)
+VALUES (:kind, :chat_id, :task_id, :reply_to, :edit_message_id, :body, :markup,
+        :lesson_id, :version, :at)
 RETURNING id
 
 -- name: outbox_add_once
@@ -98,6 +99,21 @@ LIMIT :limit
 
 -- name: retired
 UPDATE chat_outbox SET live_buttons = 0 WHERE id = :id
+
+-- name: lesson_retirements
+-- Lesson cards still offering buttons for a version of their lesson that is gone.
+SELECT o.*, l.status AS l_status, coalesce(l.updated_at, l.created_at) AS l_at
+FROM chat_outbox o INDEXED BY chat_outbox_live_lessons
+LEFT JOIN lessons l ON l.id = o.lesson_id
+WHERE o.live_buttons = 1 AND o.lesson_id IS NOT NULL
+  AND (l.id IS NULL OR l.version > o.version)
+ORDER BY o.id
+LIMIT :limit
+
+-- name: lesson_shown
+-- The card at this message was edited to show the lesson at `version`: it stays live.
+UPDATE chat_outbox SET version = :version
+WHERE lesson_id = :lesson_id AND message_id = :message_id AND live_buttons = 1
 
 -- name: count
 INSERT INTO counters (name, value) VALUES (:name, :n)

@@ -82,6 +82,24 @@ async def test_a_gate_failure_is_listed_and_closed_from_its_card(
     assert (await journal.find(lesson_id)).status == LessonStatus.CLOSED  # type: ignore[union-attr]
 
 
+async def test_a_copy_of_a_lesson_card_loses_its_buttons_when_another_closes_it(
+        team: Team, journal: LessonJournal) -> None:
+    lesson_id = await gate_failure(team, journal)
+    first = await team.say(f"/lesson {lesson_id}")
+    second = await team.say(f"/lesson {lesson_id}")  # a second copy, further down the chat
+
+    await team.press(second["message_id"], team.buttons(second)["Close"])
+
+    pressed = await edited_to(team, second["message_id"], "closed")
+    other = await edited_to(team, first["message_id"], "now closed")
+    assert "Close" not in team.buttons(pressed) and team.buttons(pressed)  # attribute still
+    assert not other["reply_markup"]  # no button offers what is gone
+    assert f"/lesson {lesson_id} shows it as it is" in other["plain_text"]
+    await team.settle()
+    # the card that was pressed keeps its current buttons: nothing retires it later
+    assert team.buttons(next(m for m in team.group() if m["message_id"] == second["message_id"]))
+
+
 async def test_an_old_card_cannot_overwrite_a_newer_change(
         team: Team, journal: LessonJournal) -> None:
     lesson_id = await gate_failure(team, journal)

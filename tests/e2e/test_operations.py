@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,6 +20,7 @@ from core.clock import ManualClock
 from core.sync.report import TickReport
 from sandbox.team import Team, sandbox_settings
 from sandbox.telegram.emulator import TelegramEmulator
+from tests.orch_process import until
 
 
 @asynccontextmanager
@@ -103,10 +103,8 @@ async def test_telegram_gone_is_named(emulator: TelegramEmulator, clock: ManualC
         await emu_stack.aclose()  # the Bot API goes away; polling fails from now on
         assert orch.ops is not None
         calls = orch.ops.calls
-        for _ in range(200):
-            if calls.last_call_ok is False:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: calls.last_call_ok is False, within=10.0,
+                    what="a getUpdates that fails")
         clock.advance(120)
 
         answer = await client.get("/readyz")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.chat.decide import digest_lines
-from core.chat.model import Rendered, Retirement, SendOutcome, SendResult
+from core.chat.model import LessonRetirement, Rendered, Retirement, SendOutcome, SendResult
 from core.pipeline.tasks import ChangeKind, Task, TaskEvent
 
 BUTTON = json.dumps({"inline_keyboard": [[{"text": "Approve", "callback_data": "x"}]]})
@@ -85,3 +85,6 @@ class FakeRenderer:
     def retired(self, event: TaskEvent, task: Task, why: Retirement) -> str:
         after = why.next_event.kind if why.next_event else "?"
         return f"push {event.key} {event.kind} / {after} by {why.who}"
+
+    def retired_lesson(self, card: str, why: LessonRetirement) -> str:
+        return f"{card} / now {why.status}"

@@ -63,17 +63,15 @@ async def test_an_exit_with_a_background_child_holding_stdout_is_a_success(
         sleeper = subprocess.Popen(["sleep", "600"])   # inherits stdout and holds it
         open("sleeper.pid", "w").write(str(sleeper.pid))
         print("done, leaving a sleeper behind", flush=True)
-        open("exited.at", "w").write(repr(time.time()))
     """, timeout_s=20.0)
     request = _request(tmp_path)
 
     result = await runner.run(request, command)
-    returned = time.time()
 
+    # judged by the exit, not by the pipe closing: waiting for the sleeper's copy of
+    # stdout would have run into the 20 s timeout (timed_out, killed) instead
     assert (result.outcome, result.exit_code, result.timed_out) == (
         RunOutcome.SUCCEEDED, 0, False)
-    exited = float((request.worktree / "exited.at").read_text())
-    assert returned - exited < 1.0  # judged by the exit, not by the pipe closing
     assert _gone(int((request.worktree / "sleeper.pid").read_text()))
     assert "leaving a sleeper behind" in request.log_path.read_text()
     process = ledger.recorded[request.run_id]

@@ -6,12 +6,14 @@ import asyncio
 from typing import Any
 
 from core.chat.inbox import Inbox
+from core.chat.model import RowKind
 from core.clock import ManualClock
 from core.pipeline.service import PipelineService
 from core.pipeline.stages import DEFAULT_PIPELINE
 from core.pipeline.tasks import Actor
 from core.ports import NotifierHub
 from storage.chat_inbox import SqliteInbox
+from storage.chat_outbox import SqliteOutbox
 from storage.database import Database
 from storage.tasks import SqliteTaskStore
 from tests.fakes.chat import Killed
@@ -78,6 +80,39 @@ async def test_the_change_and_the_handled_mark_commit_together(database: Databas
     await restarted.drain()
     titles = [t.title for t in await pipeline.open_tasks()]
     assert sorted(titles) == ["first", "second"]  # each once
+
+
+async def test_a_change_and_its_reply_in_one_unit_are_never_half_kept(
+        database: Database, clock: ManualClock) -> None:
+    # /new's way: the task and its "Created" reply in one atomic() unit, with the mark
+    pipeline = PipelineService(SqliteTaskStore(database), DEFAULT_PIPELINE, clock, NotifierHub())
+    outbox = SqliteOutbox(database)
+    kills = {1}
+
+    async def handler(payload: dict[str, Any]) -> None:
+        async with database.atomic():
+            task = await pipeline.create("api", payload["message"]["text"], LEAD)
+            if payload["update_id"] in kills:
+                kills.clear()
+                raise Killed()  # dies after the change, before its reply
+            await outbox.add(RowKind.REPLY, clock.now(), body=f"Created {task.key}",
+                             reply_to=payload["update_id"])
+
+    store = SqliteInbox(database)
+    inbox = Inbox(store, handler, by_text, clock)
+    await store.put([update(1, "first")], clock.now())
+    await inbox.resume()
+    results = await asyncio.gather(*inbox._running.values(), return_exceptions=True)
+    assert all(isinstance(r, Killed) for r in results)
+    assert await pending(database) == [1]  # nothing kept: no task, no reply, no mark
+    assert await pipeline.open_tasks() == []
+
+    restarted = Inbox(store, handler, by_text, clock)
+    await restarted.resume()
+    await restarted.drain()
+    replies = await database.fetch_all("SELECT body FROM chat_outbox WHERE kind = 'reply'")
+    assert [t.title for t in await pipeline.open_tasks()] == ["first"]
+    assert [r[0] for r in replies] == ["Created ORCH-1"] and await pending(database) == []
 
 
 async def test_updates_about_one_task_run_in_order_others_alongside(

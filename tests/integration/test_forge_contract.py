@@ -13,7 +13,8 @@ import pytest
 from core.clock import SystemClock
 from core.errors import ForgeNotFound, ForgeRejected, MergeConflict, MergeRefused
 from core.integrations.forge.gitea import GiteaForge
-from core.integrations.forge.http import Backoff, GiteaHttp
+from core.integrations.forge.http import GiteaHttp
+from core.integrations.http_retry import Backoff
 from core.ports import CommitStatus, StatusState
 from sandbox.gitea.emulator import GiteaEmulator
 from sandbox.gitea.server import serve_gitea

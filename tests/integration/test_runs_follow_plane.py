@@ -22,7 +22,8 @@ from core.jobs.loop import JobLoop
 from core.jobs.model import JobStatus, RunStatus
 from storage.jobs import SqliteJobStore
 from storage.runs import SqliteRunLedger
-from tests.integration.test_runs_follow_task import AGENT, gone, until
+from tests.integration.test_runs_follow_task import AGENT, gone
+from tests.orch_process import until
 from tests.plane_rig import plane_rig
 
 
@@ -57,7 +58,7 @@ async def test_an_item_blocked_in_plane_stops_its_running_developer(tmp_path: Pa
             rig.emulator.move_item("ORCH-1", "Blocked")
             rig.clock.advance(120)
             await reconciler.tick()
-            await until(lambda: gone(pid), timeout_s=5.0)
+            await until(lambda: gone(pid), within=5.0, what=f"agent {pid} gone")
             await loop.wait_idle()
             await loop.settle()
         finally:

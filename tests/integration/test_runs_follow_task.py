@@ -25,6 +25,7 @@ from core.pipeline.stages import BLOCKED, DEFAULT_PIPELINE
 from core.pipeline.tasks import Actor
 from storage.runs import SqliteRunLedger
 from tests.integration.test_job_loop_real import SANDBOX_AGENTS, Orch, start_orch
+from tests.orch_process import until
 
 # Writes its pid, then works (printing or not) until stopped. On SIGTERM it tries to
 # leave a result and a file in its worktree behind: neither may count.
@@ -70,15 +71,6 @@ def gone(pid: int) -> bool:
         return True
 
 
-async def until(condition: object, timeout_s: float = 10.0) -> None:
-    """Wait (briefly polling) for a real process to do something; fail, never hang."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting for the agent")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def world(tmp_path: Path, clock: ManualClock, request: pytest.FixtureRequest
                 ) -> AsyncIterator[tuple[Orch, Path]]:
@@ -99,7 +91,7 @@ async def world(tmp_path: Path, clock: ManualClock, request: pytest.FixtureReque
 
 async def started(orch: Orch, pid_file: Path) -> int:
     await orch.loop.tick()
-    await until(pid_file.exists)
+    await until(pid_file.exists, within=10.0, what="the agent's pid file")
     return int(await asyncio.to_thread(pid_file.read_text))
 
 
@@ -110,7 +102,7 @@ async def test_a_task_blocked_in_the_tracker_stops_its_running_agent(
     pid = await started(orch, pid_file)
 
     await orch.pipeline.block(task.id, PLANE, "moved to Blocked in Plane by Lena")
-    await until(lambda: gone(pid), timeout_s=5.0)
+    await until(lambda: gone(pid), within=5.0, what=f"agent {pid} gone")
     await orch.loop.wait_idle()
 
     job = await orch.jobs.latest_job(task.id, "development")
@@ -140,7 +132,7 @@ async def test_a_silent_agent_is_stopped_after_the_stall_timeout_and_retried(
     assert orch.loop.watch.check_stalls() == 0
     clock.advance(1)
     assert (await orch.loop.tick()).stalled == 1
-    await until(lambda: gone(pid), timeout_s=5.0)
+    await until(lambda: gone(pid), within=5.0, what=f"agent {pid} gone")
     await orch.loop.wait_idle()
 
     job = await orch.jobs.latest_job(task.id, "development")
@@ -173,12 +165,13 @@ async def test_an_agent_that_prints_regularly_is_not_stopped(
     for _ in range(10):  # 1,000 s of clock time, output seen after every step
         clock.advance(100)
         moved: datetime = clock.now()
-        await until(lambda moved=moved: control.last_activity >= moved)
+        await until(lambda moved=moved: control.last_activity >= moved, within=10.0,
+                    what="the agent's next output")
         assert orch.loop.watch.check_stalls() == 0
 
     assert not gone(pid)
     await orch.pipeline.cancel(task.id, PLANE, "cancelled in Plane")
-    await until(lambda: gone(pid), timeout_s=5.0)
+    await until(lambda: gone(pid), within=5.0, what=f"agent {pid} gone")
     await orch.loop.wait_idle()
     run = await orch.jobs.find_open_run(task.id, "development")
     assert run is None

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from tests.orch_process import until
 from tests.plane_faults import Faults, fault_proxy
 from tests.plane_rig import plane_rig
 
@@ -17,14 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ITEMS = 10
 KILL_AT = 6  # the 6th relations read never returns: the child is killed there
 HANG_GUARD_S = 60.0
-
-
-async def until(predicate: object, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + HANG_GUARD_S
-    while not predicate():  # type: ignore[operator]
-        assert loop.time() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_write_back_lost_to_a_kill_is_repaired_by_the_next_full_resync(
@@ -37,7 +30,8 @@ async def test_a_write_back_lost_to_a_kill_is_repaired_by_the_next_full_resync(
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.crash_child", url, str(tmp_path / "orch.db"),
                 cwd=ROOT, env={**os.environ})
-            await until(lambda: faults.seen["GET relations"] >= KILL_AT, "the hung read")
+            await until(lambda: faults.seen["GET relations"] >= KILL_AT, within=HANG_GUARD_S,
+                        what="the hung read")
             child.send_signal(signal.SIGKILL)
             assert await child.wait() == -signal.SIGKILL
             faults.released.set()

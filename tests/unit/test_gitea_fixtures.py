@@ -21,7 +21,8 @@ from core.errors import (
 )
 from core.integrations.forge import parse
 from core.integrations.forge.gitea import GiteaForge
-from core.integrations.forge.http import Backoff, GiteaHttp
+from core.integrations.forge.http import GiteaHttp
+from core.integrations.http_retry import Backoff
 from core.ports import CommitStatus, StatusState
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gitea"

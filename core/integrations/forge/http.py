@@ -1,8 +1,9 @@
 """The HTTP boundary to a Gitea/Forgejo server: retries, backoff and error translation.
 
-Every request goes through `GiteaHttp.send`: 5xx, 429 and transport failures are
-retried with exponential backoff and jitter (a 500 under load is "try again", not an
-answer), everything else is returned or raised as a ForgeError. `httpx` never escapes
+Every request goes through `GiteaHttp.send` (the loop of core/integrations/http_retry.py):
+5xx, 429 and transport failures are retried with exponential backoff and jitter (a 500
+under load is "try again", not an answer), everything else is returned or raised as a
+ForgeError. `httpx` never escapes
 this package, and the token lives only in the client's headers: no log line, message or
 repr carries it.
 """
@@ -26,6 +27,7 @@ from core.errors import (
     MergeConflict,
     MergeRefused,
 )
+from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp, RetryStats
 
 log = logging.getLogger("orch.forge")
 
@@ -34,19 +36,6 @@ _BY_STATUS: dict[int, type[ForgeRejected]] = {
     405: MergeRefused,
     409: MergeConflict,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How hard to try a request that failed for a passing reason."""
-
-    max_attempts: int = 4
-    base_delay_s: float = 0.5
-    max_delay_s: float = 20.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
-        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +51,7 @@ class Answer:
         return 'rel="next"' in self.headers.get("link", "")
 
 
-@dataclass(slots=True)
-class ForgeStats:
-    calls: int = 0
-    retries: int = 0
-    last_error: str | None = None
-
-
-class GiteaHttp:
+class GiteaHttp(RetryingHttp[Answer]):
     """Requests relative to `{url}/api/v1/`, authorised with `Authorization: token …`."""
 
     def __init__(
@@ -83,55 +65,29 @@ class GiteaHttp:
         timeout_s: float = 15.0,
         rng: random.Random | None = None,
     ) -> None:
-        self._where = url.rstrip("/")
-        self._clock = clock
-        self._backoff = backoff or Backoff()
-        self._rng = rng or random.Random()
-        self.stats = ForgeStats()
+        where = url.rstrip("/")
+        self.stats = RetryStats()
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"token {token}"
-        self._client = httpx.AsyncClient(
-            base_url=f"{self._where}/api/v1/", headers=headers, timeout=timeout_s,
-            transport=transport,
-        )
+        client = httpx.AsyncClient(base_url=f"{where}/api/v1/", headers=headers,
+                                   timeout=timeout_s, transport=transport)
+        super().__init__(client, where, Retrier(
+            backoff or Backoff(), self.stats, clock=clock, rng=rng or random.Random(),
+            speaker="forge", log=log, unavailable=ForgeUnavailable))
 
-    def __repr__(self) -> str:
-        return f"GiteaHttp({self._where})"
+    async def _waited_out(self, attempts: Attempts, response: httpx.Response) -> bool:
+        status = response.status_code
+        if status == 429 or status >= 500:  # a 429 here is one more passing failure
+            await attempts.failed(f"{status} {server_message(response)}")
+            return True
+        return False
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json_body: Any = None,
-        accept: tuple[int, ...] = (),
-    ) -> Answer:
-        """Send until answered: 2xx and `accept` return, other answers raise ForgeError."""
-        what = f"{method} {path}"
-        attempt = 0
-        while True:
-            attempt += 1
-            self.stats.calls += 1
-            try:
-                response = await self._client.request(method, path, params=params, json=json_body)
-            except httpx.TransportError as exc:
-                await self._retry_or_raise(what, attempt, type(exc).__name__, exc)
-                continue
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise ForgeError(f"forge {what}: {type(exc).__name__}") from exc
-            status = response.status_code
-            if status == 429 or status >= 500:
-                await self._retry_or_raise(what, attempt, f"{status} {server_message(response)}",
-                                           None)
-                continue
-            return self._answer(what, response, accept)
+    def _broken(self, what: str, exc: Exception) -> Exception:
+        return ForgeError(f"forge {what}: {type(exc).__name__}")
 
     def _answer(self, what: str, response: httpx.Response, accept: tuple[int, ...]) -> Answer:
+        """2xx and `accept` return, other answers raise ForgeError."""
         status = response.status_code
         headers = {k.lower(): v for k, v in response.headers.items()}
         if 200 <= status < 300 or status in accept:
@@ -139,17 +95,6 @@ class GiteaHttp:
         message = f"forge refused {what} ({status}): {server_message(response)}"
         self.stats.last_error = message
         raise _BY_STATUS.get(status, ForgeRejected)(message, status)
-
-    async def _retry_or_raise(self, what: str, attempt: int, message: str,
-                              cause: BaseException | None) -> None:
-        self.stats.last_error = f"{what}: {message}"
-        if attempt >= self._backoff.max_attempts:
-            raise ForgeUnavailable(f"forge {what} failed {attempt} times; last: {message}") \
-                from cause
-        delay = self._backoff.delay(attempt, self._rng)
-        log.warning("forge %s failed (%s); retry %d in %.1fs", what, message, attempt, delay)
-        self.stats.retries += 1
-        await self._clock.sleep(delay)
 
 
 def decode(what: str, response: httpx.Response) -> Any:

@@ -162,7 +162,7 @@ class PlaneClient:
 
     async def set_state(self, project_id: str, item_id: str, state_id: str) -> None:
         path = _item_path(project_id, item_id)
-        reply = await self._http.send("PATCH", path, json={"state": state_id})
+        reply = await self._http.send("PATCH", path, json_body={"state": state_id})
         # Checked for shape only: its updated_at is stale by design (Plane bumps it again).
         await self._item_from(reply.body, project_id)
 
@@ -174,7 +174,7 @@ class PlaneClient:
         }
         path = f"{_item_path(project_id, item_id)}comments/"
         # 409: a comment with this external id exists already; posting again is a success.
-        reply = await self._http.send("POST", path, json=body, accept=(409,))
+        reply = await self._http.send("POST", path, json_body=body, accept=(409,))
         return parse_created_id(reply.body, "comment")
 
     async def relations(self, project_id: str, item_id: str) -> Relations:

@@ -1,8 +1,9 @@
 """The HTTP boundary to Plane: one place that spends the budget, retries and translates.
 
-Every request goes through `PlaneHttp.send`: it takes one unit of the shared RateBudget
-per attempt, waits out a 429 for its Retry-After, retries 5xx and transport failures
-with exponential backoff and jitter, and turns everything else into a TrackerError.
+Every request goes through `PlaneHttp.send` (the loop of core/integrations/http_retry.py):
+it takes one unit of the shared RateBudget per attempt, waits out a 429 for its
+Retry-After, retries 5xx and transport failures with exponential backoff and jitter,
+and turns everything else into a TrackerError.
 `httpx` never escapes this module. The API key lives only in the client's headers:
 it is never logged, never put in a message and never shown by a repr.
 """
@@ -18,6 +19,7 @@ import httpx
 
 from core.clock import Clock
 from core.errors import TrackerError, TrackerRateLimited, TrackerRejected, TrackerUnavailable
+from core.integrations.http_retry import Attempts, Backoff, Retrier, RetryingHttp, RetryStats
 from core.ratebudget import RateBudget
 
 log = logging.getLogger("orch.plane")
@@ -26,31 +28,20 @@ DEFAULT_RETRY_AFTER_S = 60.0  # Plane's window; used when a 429 names no usable 
 
 
 @dataclass(frozen=True, slots=True)
-class HttpRetryPolicy:
-    """How hard to try: attempts for failures, waits for 429s, and their bounds."""
+class HttpRetryPolicy(Backoff):
+    """How hard to try: the Backoff for failures, plus waits for 429s and their bounds."""
 
-    max_attempts: int = 4
-    base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     max_rate_limit_waits: int = 3
     max_retry_after_s: float = 120.0
 
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Delay before attempt `attempt + 1`: doubling, capped, half of it random so
-        that clients failing together do not retry together."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
 
 @dataclass(slots=True)
-class PlaneStats:
-    """Counters for /status and `orch doctor`."""
+class PlaneStats(RetryStats):
+    """Counters for /status and `orch doctor`: the shared ones, and Plane's 429s."""
 
-    calls: int = 0  # HTTP attempts sent, retries included
-    retries: int = 0  # attempts repeated after a 5xx or a transport failure
     rate_limit_waits: int = 0  # 429s waited out
     rate_limited: int = 0  # 429s received, waited out or not
-    last_error: str | None = None
     server_remaining: int | None = None  # X-RateLimit-Remaining on the last answer
 
 
@@ -62,8 +53,13 @@ class Reply:
     body: Any
 
 
-class PlaneHttp:
-    """Requests relative to `{api_url}/api/v1/workspaces/{workspace}/`."""
+class PlaneHttp(RetryingHttp[Reply]):
+    """Requests relative to `{api_url}/api/v1/workspaces/{workspace}/`.
+
+    Every request orch makes is safe to repeat (PATCH of a state, comments carry an
+    external id, relations do not duplicate), so failures are retried whatever the
+    method. Each attempt, a 429 waited out included, spends one unit of the budget
+    and counts against `max_attempts`."""
 
     def __init__(
         self,
@@ -78,15 +74,12 @@ class PlaneHttp:
         timeout_s: float = 10.0,
         rng: random.Random | None = None,
     ) -> None:
-        self._where = f"{api_url.rstrip('/')} workspace {workspace}"
         # for the few paths outside the workspace (users/me/): an absolute URL to `send`
         self.api_root = f"{api_url.rstrip('/')}/api/v1/"
-        self._clock = clock
         self._budget = budget
         self._policy = policy or HttpRetryPolicy()
-        self._rng = rng or random.Random()
         self.stats = PlaneStats()
-        self._client = httpx.AsyncClient(
+        client = httpx.AsyncClient(
             base_url=f"{api_url.rstrip('/')}/api/v1/workspaces/{workspace}/",
             headers={"X-API-Key": api_key, "Accept": "application/json"},
             timeout=timeout_s,
@@ -94,52 +87,32 @@ class PlaneHttp:
             # Plane drops idle keep-alive connections after ~2 s; expire ours sooner.
             limits=httpx.Limits(keepalive_expiry=1.0),
         )
+        super().__init__(client, f"{api_url.rstrip('/')} workspace {workspace}", Retrier(
+            self._policy, self.stats, clock=clock, rng=rng or random.Random(),
+            speaker="Plane", log=log, unavailable=TrackerUnavailable))
 
-    def __repr__(self) -> str:
-        return f"PlaneHttp({self._where})"
+    async def _before_attempt(self) -> None:
+        if (left := self._budget.pause_left()) > self._policy.max_retry_after_s:
+            raise TrackerRateLimited(f"Plane asked orch to wait; {left:.0f}s left", left)
+        await self._budget.acquire()
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    async def _waited_out(self, attempts: Attempts, response: httpx.Response) -> bool:
+        status = response.status_code
+        if status == 429:
+            attempts.waits += 1
+            await self._wait_out_rate_limit(attempts.what, response, attempts.waits)
+            return True
+        if status >= 500:
+            await attempts.failed(f"{status} {_server_message(response)}")
+            return True
+        return False
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        json: Any = None,
-        accept: tuple[int, ...] = (),
-    ) -> Reply:
-        """Send until answered: 2xx and statuses in `accept` return, the rest raise.
+    def _transport_failure(self, exc: httpx.TransportError) -> str:
+        detail = str(exc).strip()
+        return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
-        Every request orch makes is safe to repeat (PATCH of a state, comments carry an
-        external id, relations do not duplicate), so failures are retried whatever the
-        method."""
-        what = f"{method} {path}"
-        attempt = rate_waits = 0
-        while True:
-            attempt += 1
-            if (left := self._budget.pause_left()) > self._policy.max_retry_after_s:
-                raise TrackerRateLimited(f"Plane asked orch to wait; {left:.0f}s left", left)
-            await self._budget.acquire()
-            self.stats.calls += 1
-            try:
-                response = await self._client.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
-                await self._retry_or_raise(what, attempt, _transport_message(exc), exc)
-                continue
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise self._failed(TrackerError(f"Plane {what}: {type(exc).__name__}")) from exc
-            status = response.status_code
-            if status == 429:
-                rate_waits += 1
-                await self._wait_out_rate_limit(what, response, rate_waits)
-                continue
-            if status >= 500:
-                message = f"{status} {_server_message(response)}"
-                await self._retry_or_raise(what, attempt, message, None)
-                continue
-            return self._answer(what, response, accept)
+    def _broken(self, what: str, exc: Exception) -> Exception:
+        return self._failed(TrackerError(f"Plane {what}: {type(exc).__name__}"))
 
     def _answer(self, what: str, response: httpx.Response, accept: tuple[int, ...]) -> Reply:
         self._note_remaining(response)
@@ -150,18 +123,6 @@ class PlaneHttp:
         if 400 <= status < 500:
             raise self._failed(TrackerRejected(message, status))
         raise self._failed(TrackerError(f"Plane answered {what} with an unexpected {status}"))
-
-    async def _retry_or_raise(
-        self, what: str, attempt: int, message: str, cause: BaseException | None
-    ) -> None:
-        self.stats.last_error = f"{what}: {message}"
-        if attempt >= self._policy.max_attempts:
-            error = TrackerUnavailable(f"Plane {what} failed {attempt} times; last: {message}")
-            raise error from cause
-        delay = self._policy.backoff(attempt, self._rng)
-        log.warning("Plane %s failed (%s); retry %d in %.1fs", what, message, attempt, delay)
-        self.stats.retries += 1
-        await self._clock.sleep(delay)
 
     async def _wait_out_rate_limit(self, what: str, response: httpx.Response, waits: int) -> None:
         retry_after = _retry_after(response)
@@ -205,11 +166,6 @@ def _retry_after(response: httpx.Response) -> float:
     except ValueError:
         return DEFAULT_RETRY_AFTER_S
     return seconds if seconds >= 0 else DEFAULT_RETRY_AFTER_S
-
-
-def _transport_message(exc: httpx.TransportError) -> str:
-    detail = str(exc).strip()
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 def _server_message(response: httpx.Response) -> str:
