@@ -288,3 +288,16 @@ async def test_a_worktree_killed_during_its_checkout_can_be_removed(
     assert not workspace.worktree_path("web", "orch/web-8").exists()
     assert "web-8" not in await run_git(["worktree", "list", "--porcelain"], cwd=repo)
     assert await run_git(["branch", "--list", "orch/web-8"], cwd=repo) != ""
+
+
+def test_git_speaks_english_whatever_the_hosts_locale() -> None:
+    # orch reads git's 'initializing' lock reason, which git translates
+    env = workspace_module._git_env({"LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8",
+                                     "LANGUAGE": "de", "PATH": "/usr/bin"})
+
+    assert "LC_ALL" not in env  # it would override LC_MESSAGES
+    assert (env["LC_MESSAGES"], env["LANGUAGE"]) == ("C", "C")
+    assert (env["LC_CTYPE"], env["LANG"], env["PATH"]) == ("de_DE.UTF-8", "de_DE.UTF-8",
+                                                           "/usr/bin")
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+

@@ -105,8 +105,15 @@ async def _run(args: Sequence[str], *, cwd: Path | None, timeout_s: float) -> _O
 
 
 def _git_env(base: Mapping[str, str]) -> dict[str, str]:
-    # A prompt for credentials would hang until the timeout: fail at once instead.
-    return {**base, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+    """git's environment. A prompt for credentials would hang until the timeout: fail at
+    once instead. git's messages in English whatever the host's locale: orch reads some
+    of them (a worktree locked 'initializing' is one whose add was cut short), and LC_ALL
+    would override LC_MESSAGES, so it becomes the LC_CTYPE it stood for."""
+    env = {k: v for k, v in base.items() if k != "LC_ALL"}
+    if base.get("LC_ALL"):
+        env["LC_CTYPE"] = base["LC_ALL"]
+    return {**env, "LC_MESSAGES": "C", "LANGUAGE": "C", "GIT_TERMINAL_PROMPT": "0",
+            "GCM_INTERACTIVE": "never"}
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
