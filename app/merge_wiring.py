@@ -101,10 +101,13 @@ class MergeWiring:
 
 
 def build_merge(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
-                journal: LessonJournal, *, retester: Retester | None = None) -> MergeWiring:
+                journal: LessonJournal, *, retester: Retester | None = None,
+                workspace: GitWorkspace | None = None) -> MergeWiring:
+    """The merge gate and its worker; pass the job loop's `workspace` so that both take
+    the same per-repository lock in the clones they share."""
     http = GiteaHttp(settings.gitea_url, settings.gitea_token, clock=clock)
     forge = GiteaForge(http)
-    workspace = GitWorkspace(Path(settings.repos_dir))
+    workspace = workspace or GitWorkspace(Path(settings.repos_dir))
     branches = GitBranches(workspace, GitWorktrees(workspace, settings.repo_remotes))
     leases, records = SqliteMergeLeaseStore(db), SqliteMergeRecords(db)
     config = GateConfig(forge_repos(settings), status_context=settings.merge_status_context,

@@ -170,10 +170,13 @@ def _build(settings: Settings, clock: Clock, db: Database) -> Orch:
         SqliteDependencyStore(db), pipeline, clock, enabled=settings.task_deps_enabled,
         on_cycle=lambda cycle: notifier.alert(_cycle_alert(cycle)),
         on_waits_changed=notifier.refresh)
-    merge = (build_merge(settings, clock, db, pipeline, journal)
+    # one workspace: its per-repository lock keeps the job loop's and the merge gate's git
+    # apart in a clone they share (git's own locks would fail one of them instead)
+    workspace = GitWorkspace(Path(settings.repos_dir))
+    merge = (build_merge(settings, clock, db, pipeline, journal, workspace=workspace)
              if forge_configured(settings) else None)
     engine, loop = _work(settings, clock, db, pipeline, journal, deps,
-                         merge.checks if merge else {}, notifier)
+                         merge.checks if merge else {}, notifier, workspace)
     hub.subscribe(engine)
     hub.subscribe(loop.watch)  # runs follow their task, whoever moved it
     queue = build_queue(settings, clock, db, pipeline, journal, deps, live=(notifier,))
@@ -223,7 +226,7 @@ def _courier(settings: Settings, clock: Clock, db: Database, tasks: SqliteTaskSt
 
 def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineService,
           journal: LessonJournal, deps: DependencyService,
-          forge_checks: dict[str, GateCheck], notifier: Courier,
+          forge_checks: dict[str, GateCheck], notifier: Courier, workspace: GitWorkspace,
           ) -> tuple[StageEngine, JobLoop]:
     """The stage engine and the job loop that feeds it agent runs."""
     jobs = SqliteJobStore(db)
@@ -233,7 +236,7 @@ def _work(settings: Settings, clock: Clock, db: Database, pipeline: PipelineServ
                          on_gate_failure=journal.on_gate_failure,
                          on_retries_spent=journal.on_retries_spent,
                          checks={**QG_CHECKS, **forge_checks}, budget=budget)
-    worktrees = GitWorktrees(GitWorkspace(Path(settings.repos_dir)), settings.repo_remotes)
+    worktrees = GitWorktrees(workspace, settings.repo_remotes)
     runner = SubprocessAgentRunner(clock, result_cap_bytes=settings.agent_result_max_bytes,
                                    env_names=settings.agent_env, ledger=jobs)
     loop = JobLoop(runs=jobs, engine=engine, pipeline=pipeline, runner=runner,
