@@ -51,10 +51,11 @@ class Rider:
 
 
 _RIDER: ContextVar[Rider | None] = ContextVar("orch_db_rider", default=None)
-# The transaction an `atomic()` block holds open, with the task that opened it: writes and
-# reads of that task inside the block join it; another task (even one started inside the
-# block, which inherits the context) does not, and waits for the lock like everyone else.
-_OPEN: ContextVar[tuple[object, Tx] | None] = ContextVar("orch_db_open", default=None)
+# The transaction an `atomic()` block holds open, with its database and the task that
+# opened it: writes and reads of that task on that database inside the block join it;
+# another task (even one started inside the block, which inherits the context) does not,
+# and waits for the lock like everyone else; another database is not part of it at all.
+_OPEN: ContextVar[tuple[object, object, Tx] | None] = ContextVar("orch_db_open", default=None)
 
 
 @contextmanager
@@ -154,7 +155,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """One serialised write transaction; rolled back if the block raises. Inside an
         `atomic()` block of the same task it is part of that block's transaction."""
-        if (joined := _joined()) is not None:
+        if (joined := self._joined()) is not None:
             # a savepoint: a block that fails undoes its own writes, not the whole unit
             async with _translated():
                 await self._conn.execute("SAVEPOINT joined")
@@ -188,11 +189,11 @@ class Database:
         """Every write (and read) of this task within the block is one transaction, with
         the rider if there is one: a change and the reply that reports it commit together
         or not at all. Keep the block to database work: it holds the connection."""
-        if _joined() is not None:
+        if self._joined() is not None:
             yield
             return
         async with self.transaction() as tx:
-            token = _OPEN.set((asyncio.current_task(), tx))
+            token = _OPEN.set((self, asyncio.current_task(), tx))
             try:
                 yield
             finally:
@@ -201,7 +202,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """Serialised reads outside any write transaction (autocommit)."""
-        if (joined := _joined()) is not None:
+        if (joined := self._joined()) is not None:
             yield joined
             return
         async with self._lock:
@@ -252,23 +253,24 @@ class Database:
                 return set(range(1, current + 1))
         return {row[0] for row in rows}
 
+    def _joined(self) -> Tx | None:
+        """The transaction of the current task's `atomic()` block on this database."""
+        held = _OPEN.get()
+        if held is None or held[0] is not self or held[1] is not asyncio.current_task():
+            return None
+        return held[2]
+
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the database thread inside one write transaction: one hop from the
         loop for work that would otherwise cross to the thread once per statement (the
         claim). `fn` must be quick and must not touch the transaction itself."""
-        if _joined() is not None:
+        if self._joined() is not None:
             raise StorageError("Database.call runs a transaction of its own: not in atomic()")
         async with self._lock, _translated():
             # aiosqlite's own one-hop runner; it is untyped
             result: T = await self._conn._execute(  # type: ignore[no-untyped-call]
                 _in_transaction, self._conn._conn, fn)
             return result
-
-
-def _joined() -> Tx | None:
-    """The transaction of the current task's `atomic()` block, if it is inside one."""
-    held = _OPEN.get()
-    return held[1] if held is not None and held[0] is asyncio.current_task() else None
 
 
 def _probe(path: str) -> None:

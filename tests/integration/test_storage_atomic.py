@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,18 @@ async def test_the_claims_own_transaction_is_refused_inside_a_unit(db: Database)
     async with db.atomic():
         with pytest.raises(StorageError, match="not in atomic"):
             await db.call(lambda conn: None)
+
+
+async def test_another_database_is_never_part_of_a_unit(db: Database, tmp_path: Path) -> None:
+    other = await Database.open(tmp_path / "other.db")
+    try:
+        async with other.transaction() as tx:
+            await tx.execute("CREATE TABLE scratch (text TEXT NOT NULL)")
+        with pytest.raises(Boom):
+            async with db.atomic():
+                await write(db, "undone")
+                await write(other, "kept")  # its own transaction, on its own file
+                raise Boom()
+        assert await notes(db) == [] and await notes(other) == ["kept"]
+    finally:
+        await other.close()
