@@ -51,7 +51,8 @@ class SqliteInbox:
 
     @contextmanager
     def handling(self, update_id: int, at: datetime) -> Iterator[object]:
-        rider = Rider(Q["inbox_handled"], {"update_id": update_id, "at": utc_iso(at)})
+        rider = Rider(Q["inbox_handled"], {"update_id": update_id, "at": utc_iso(at)},
+                      database=self._db)
         with riding(rider):
             yield rider
 

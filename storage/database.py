@@ -42,12 +42,14 @@ class Rider:
 
     An inbox update is marked handled this way in the same transaction as the change its
     handler causes, without every service on the way having to know about the inbox.
-    The statement must change exactly one row, else the transaction is rolled back.
+    The statement must change exactly one row, else the transaction is rolled back. It
+    rides only transactions of `database` (the one its statement is about), when given.
     """
 
     sql: str
     params: Params
     done: bool = False
+    database: object | None = None
 
 
 _RIDER: ContextVar[Rider | None] = ContextVar("orch_db_rider", default=None)
@@ -172,6 +174,8 @@ class Database:
             async with _translated():
                 await self._conn.execute("BEGIN IMMEDIATE")
             rider = _RIDER.get()
+            if rider is not None and rider.database not in (None, self):
+                rider = None  # about another database: it waits for one of those
             try:
                 yield Tx(self._conn)
                 if rider is not None and not rider.done:

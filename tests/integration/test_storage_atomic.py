@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StorageError
-from storage.database import Database
+from storage.database import Database, Rider, riding
 
 
 class Boom(Exception):
@@ -92,5 +92,22 @@ async def test_another_database_is_never_part_of_a_unit(db: Database, tmp_path: 
                 await write(other, "kept")  # its own transaction, on its own file
                 raise Boom()
         assert await notes(db) == [] and await notes(other) == ["kept"]
+    finally:
+        await other.close()
+
+
+async def test_an_updates_mark_rides_only_its_own_databases_write(db: Database,
+                                                                 tmp_path: Path) -> None:
+    other = await Database.open(tmp_path / "other.db")
+    try:
+        async with other.transaction() as tx:
+            await tx.execute("CREATE TABLE scratch (text TEXT NOT NULL)")
+        rider = Rider("INSERT INTO scratch (text) VALUES ('mark')", (), database=db)
+        with riding(rider):
+            await write(other, "elsewhere")
+            assert not rider.done  # not the write it marks
+            await write(db, "change")
+        assert rider.done
+        assert await notes(db) == ["change", "mark"] and await notes(other) == ["elsewhere"]
     finally:
         await other.close()
