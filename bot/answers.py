@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_LIMIT = 200
 EXPIRED = ("query is too old", "query id is invalid")
+BAD = "That button is not valid any more."
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *,

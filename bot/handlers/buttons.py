@@ -13,10 +13,10 @@ import logging
 from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
-from bot.answers import answer
-from bot.auth import NOT_APPROVER, is_approver
-from bot.callbacks import Action, BadButtonData, ButtonData, Namespace
+from bot.answers import BAD, answer
+from bot.callbacks import Action, ButtonData, Namespace
 from bot.context import Services, actor_of
+from bot.presses import approved_press
 from core.errors import DomainError, IllegalTransition, StaleVersion
 from core.pipeline.stages import QUEUED
 from core.pipeline.tasks import Actor, Task
@@ -24,27 +24,15 @@ from core.pipeline.tasks import Actor, Task
 log = logging.getLogger(__name__)
 
 STALE = "This card is out of date — here is the current one."
-BAD = "That button is not valid any more."
 
 
 def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
     async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Applies the pressed action if the card is current and the user may."""
-        query = update.callback_query
-        assert query is not None
-        try:
-            data = services.codec.decode(query.data)
-        except BadButtonData as exc:
-            log.warning("refused button data from user %s: %s", query.from_user.id, exc)
-            await answer(query, BAD)
-            return
-        if data.namespace is not Namespace.TASK:
-            await answer(query, BAD)
-            return
-        if not is_approver(services.settings, query.from_user.id):
-            await answer(query, NOT_APPROVER, show_alert=True)
-            return
-        await answer(query, await _apply(services, query, data))
+        pressed = await approved_press(services, update, Namespace.TASK)
+        if pressed is not None:
+            query, data = pressed
+            await answer(query, await _apply(services, query, data))
 
     return [CallbackQueryHandler(press, pattern=r"^t:")]
 

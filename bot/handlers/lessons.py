@@ -6,7 +6,6 @@ lesson's version, so a press on an old card changes nothing and shows the curren
 
 from __future__ import annotations
 
-import logging
 import re
 
 from telegram import CallbackQuery, Update
@@ -15,10 +14,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 from bot import render_lessons as view
 from bot.answers import answer
 from bot.auth import NOT_APPROVER, is_approver
-from bot.callbacks import Action, BadButtonData, ButtonData
+from bot.callbacks import Action, ButtonData, Namespace
 from bot.chat_sender import markup_json
 from bot.context import Services, user_id
-from bot.handlers.buttons import BAD, STALE
+from bot.handlers.buttons import STALE
+from bot.presses import approved_press
 from bot.render import esc
 from bot.replies import reply
 from core.errors import DomainError
@@ -35,8 +35,6 @@ from core.lessons.journal import (
     Source,
 )
 from core.lessons.requests import WORK_ITEM, parse_filter
-
-log = logging.getLogger(__name__)
 
 LIST_USAGE = ("Usage: /lessons [type=TYPE] [status=new|in_progress|closed|open] [repo=REPO] "
               "[KEY] [LIMIT], for example /lessons status=open repo=api 10")
@@ -83,18 +81,9 @@ def handlers(services: Services) -> Handlers:
 
     async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Applies a lesson card's button if the card is current and the user may."""
-        query = update.callback_query
-        assert query is not None
-        try:
-            data = services.codec.decode(query.data)
-        except BadButtonData as exc:
-            log.warning("refused button data from user %s: %s", query.from_user.id, exc)
-            await answer(query, BAD)
-            return
-        if not is_approver(services.settings, query.from_user.id):
-            await answer(query, NOT_APPROVER, show_alert=True)
-            return
-        await _apply(services, journal, query, data)
+        pressed = await approved_press(services, update, Namespace.LESSON)
+        if pressed is not None:
+            await _apply(services, journal, *pressed)
 
     return [CommandHandler("lessons", lessons), CommandHandler("lesson", lesson),
             CallbackQueryHandler(press, pattern=r"^l:")]
