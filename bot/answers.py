@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 ANSWER_LIMIT = 200
 EXPIRED = ("query is too old", "query id is invalid")
 BAD = "That button is not valid any more."
+STALE = "This card is out of date — here is the current one."
 
 
 async def answer(query: CallbackQuery, text: str | None = None, *,

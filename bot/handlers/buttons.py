@@ -13,7 +13,7 @@ import logging
 from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
 
-from bot.answers import BAD, answer
+from bot.answers import BAD, STALE, answer
 from bot.callbacks import Action, ButtonData, Namespace
 from bot.context import Services, actor_of
 from bot.presses import approved_press
@@ -22,8 +22,6 @@ from core.pipeline.stages import QUEUED
 from core.pipeline.tasks import Actor, Task
 
 log = logging.getLogger(__name__)
-
-STALE = "This card is out of date — here is the current one."
 
 
 def handlers(services: Services) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:

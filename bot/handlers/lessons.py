@@ -12,12 +12,11 @@ from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import render_lessons as view
-from bot.answers import answer
+from bot.answers import STALE, answer
 from bot.auth import NOT_APPROVER, is_approver
 from bot.callbacks import Action, ButtonData, Namespace
 from bot.chat_sender import markup_json
 from bot.context import Services, user_id
-from bot.handlers.buttons import STALE
 from bot.presses import approved_press
 from bot.render import esc
 from bot.replies import reply
